@@ -1,0 +1,1 @@
+"""einlog.bench (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""einlog.circuit (see docs/architecture.md)."""

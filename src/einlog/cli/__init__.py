@@ -1,0 +1,1 @@
+"""einlog.cli (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""einlog.eval (see docs/architecture.md)."""

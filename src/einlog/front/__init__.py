@@ -1,0 +1,1 @@
+"""einlog.front (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""einlog.ground (see docs/architecture.md)."""

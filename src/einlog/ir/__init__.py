@@ -1,0 +1,1 @@
+"""einlog.ir (see docs/architecture.md)."""

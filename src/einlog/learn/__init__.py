@@ -1,0 +1,1 @@
+"""einlog.learn (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""einlog.neural (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""einlog.semirings (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""einlog.syntax (see docs/architecture.md)."""
