@@ -16,7 +16,6 @@ Lists are ``'.'(Head, Tail)`` chains ended by the atom ``[]``, as in ProbLog.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Union
 
 from einlog.errors import SourceSpan
 
@@ -133,8 +132,8 @@ class Struct:
         return Struct(self.functor, args, self.span)
 
 
-Number = Union[int, float]
-Term = Union[Var, Struct, Str, int, float]
+Number = int | float
+Term = Var | Struct | Str | int | float
 
 LIST_FUNCTOR = "."
 NIL = Struct("[]")

@@ -19,10 +19,17 @@ Vocabulary:
   in a strictly lower stratum than the rule head.
 
 Builtins and aggregates have been evaluated away by the grounder.
+
+Atoms live in an :class:`AtomTable`.  The top-down grounder interns atoms one
+by one; the columnar bottom-up engine adds whole relations as blocks of
+constant-id rows, and those become :class:`Struct` objects only when someone
+asks (printing an answer), so a million derived atoms cost arrays, not objects.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal as TypingLiteral
 
@@ -31,7 +38,7 @@ import numpy.typing as npt
 
 from einlog.terms import Struct, Term
 
-__all__ = ["GroundWeight", "GroundProgram"]
+__all__ = ["GroundWeight", "GroundProgram", "AtomTable"]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -55,6 +62,97 @@ class GroundWeight:
     domain_size: int | None = None
 
 
+class AtomTable:
+    """Dense ids for ground atoms: single interned atoms plus columnar blocks."""
+
+    def __init__(self) -> None:
+        self._single: dict[int, Struct] = {}
+        self._index: dict[Struct, int] = {}
+        self._size = 0
+        # blocks: (start, functor, rows [n, arity] of constant ids, constants)
+        self._blocks: list[tuple[int, str, npt.NDArray[np.int64], Sequence[Term]]] = []
+        self._block_starts: list[int] = []
+        self._block_lookup: dict[int, dict[tuple[int, ...], int]] = {}
+
+    def __len__(self) -> int:
+        return self._size
+
+    def intern(self, atom: Struct) -> int:
+        """Id of ``atom``, adding it if new."""
+        found = self.index(atom)
+        if found is not None:
+            return found
+        i = self._size
+        self._single[i] = atom
+        self._index[atom] = i
+        self._size += 1
+        return i
+
+    def add_block(
+        self, functor: str, rows: npt.NDArray[np.int64], constants: Sequence[Term]
+    ) -> int:
+        """Add ``len(rows)`` new atoms ``functor(constants[r0], ...)``; return the first id.
+
+        The caller guarantees the rows are distinct and not yet in the table.
+        """
+        start = self._size
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if rows.ndim != 2:
+            raise ValueError("rows must be a 2-d array [n, arity]")
+        self._blocks.append((start, functor, rows, constants))
+        self._block_starts.append(start)
+        self._size += int(rows.shape[0])
+        return start
+
+    def _block_of(self, i: int) -> int | None:
+        b = bisect.bisect_right(self._block_starts, i) - 1
+        if b < 0:
+            return None
+        start, _, rows, _ = self._blocks[b]
+        return b if start <= i < start + rows.shape[0] else None
+
+    def __getitem__(self, i: int) -> Struct:
+        i = int(i)
+        if i < 0 or i >= self._size:
+            raise IndexError(i)
+        atom = self._single.get(i)
+        if atom is not None:
+            return atom
+        b = self._block_of(i)
+        assert b is not None
+        start, functor, rows, constants = self._blocks[b]
+        return Struct(functor, tuple(constants[int(c)] for c in rows[i - start]))
+
+    def __iter__(self) -> Iterator[Struct]:
+        for i in range(self._size):
+            yield self[i]
+
+    def index(self, atom: Struct) -> int | None:
+        """Id of ``atom`` or ``None`` when it is not in the table."""
+        found = self._index.get(atom)
+        if found is not None or not self._blocks:
+            return found
+        for b, (_, functor, rows, constants) in enumerate(self._blocks):
+            if functor != atom.functor or rows.shape[1] != len(atom.args):
+                continue
+            lookup = self._block_lookup.get(b)
+            if lookup is None:
+                lookup = {tuple(r): k for k, r in enumerate(rows.tolist())}
+                self._block_lookup[b] = lookup
+            const_ids = {c: k for k, c in enumerate(constants)}
+            try:
+                key = tuple(const_ids[a] for a in atom.args)
+            except (KeyError, TypeError):
+                continue
+            row = lookup.get(key)
+            if row is not None:
+                return self._blocks[b][0] + row
+        return None
+
+    def __contains__(self, atom: object) -> bool:
+        return isinstance(atom, Struct) and self.index(atom) is not None
+
+
 def _empty() -> IntArray:
     return np.zeros(0, dtype=np.int64)
 
@@ -63,10 +161,11 @@ def _empty() -> IntArray:
 class GroundProgram:
     """A ground program with provenance; see the module docstring for its invariants."""
 
-    atoms: list[Struct] = field(default_factory=list)
-    atom_index: dict[Struct, int] = field(default_factory=dict)
+    atoms: AtomTable = field(default_factory=AtomTable)
     leaves: IntArray = field(default_factory=_empty)  # atom id of each leaf
     leaf_weight: list[GroundWeight] = field(default_factory=list)
+    # what a person should read for each leaf: the fact or chosen head, e.g. ``digit(img1,3)``
+    leaf_label: list[Struct] = field(default_factory=list)
     groups: list[list[int]] = field(default_factory=list)  # indices into ``leaves``
     rule_head: IntArray = field(default_factory=_empty)
     rule_ptr: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
@@ -85,7 +184,7 @@ class GroundProgram:
         return int(self.rule_head.shape[0])
 
     def atom_id(self, atom: Struct) -> int | None:
-        return self.atom_index.get(atom)
+        return self.atoms.index(atom)
 
     def rule_body(self, rule: int) -> list[tuple[int, bool]]:
         """Body of one rule as ``(atom id, negated)`` pairs (for debugging and printing)."""
