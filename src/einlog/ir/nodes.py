@@ -181,7 +181,14 @@ class IRProgram:
     networks: set[str] = field(default_factory=set)
     # predicate -> stratum (0-based); negated and aggregated calls go to lower strata
     strata: dict[PredKey, int] = field(default_factory=dict)
+    # predicates that come from the prelude (``front/prelude.pl``); their rules are
+    # trusted Prolog evaluated top-down with the caller's bindings (not range restricted)
+    library: set[PredKey] = field(default_factory=set)
     source: Source | None = field(default=None, compare=False, repr=False)
+
+    def is_empty(self) -> bool:
+        """True when the program states nothing (no rules, facts, choices, queries, evidence)."""
+        return not (self.rules or self.facts or self.choices or self.queries or self.evidence)
 
     def defined_predicates(self) -> set[PredKey]:
         keys = set(self.facts)

@@ -1,0 +1,847 @@
+"""The front end: a parsed :class:`ProgramAST` becomes a flat, checked :class:`IRProgram`.
+
+Why it is built this way:
+
+* Bodies are expanded into disjunctive normal form (DNF) by distributing
+  ``;`` over ``,``: each conjunction becomes its own rule.  Splitting keeps
+  every IR rule range restricted *on its own*, which a bottom-up grounder
+  needs; auxiliary predicates for nested disjunctions would leave their
+  arguments to the caller.  Real programs nest few disjunctions; a body that
+  would expand past :data:`MAX_CONJUNCTIONS` is rejected with a hint.
+* If-then-else ``(C -> T ; E)`` is read logically, as ProbLog does:
+  ``(C, T) ; (\\+ C, E)``.  There is no cut; ``C -> T`` alone is ``C, T``.
+* What cannot be a flat literal gets an auxiliary predicate whose name
+  starts with ``$`` (never a user name): ``$not_N`` for a negated
+  conjunction (or a negated goal with variables local to it), ``$agg_N`` for
+  an aggregate's goal, ``$body_N`` for the disjunctive body of a
+  probabilistic clause (so that all alternatives share one choice).  Spans
+  of auxiliary rules point at the original source.
+* Literal order: predicate literals keep their written order; builtins,
+  negations and aggregates move right until the variables they need are
+  bound (``p(X) :- X > 3, q(X).`` is fine).  Safety errors come from that
+  same pass, so "what is bound where" is decided in one place.
+* Predicate names are resolved while literals are classified, so errors
+  come out in source order, each with a span, a caret and a hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal as TypingLiteral
+
+from einlog.errors import (
+    ArityError,
+    ProbabilityError,
+    ProgramError,
+    Source,
+    SourceSpan,
+    UnknownPredicateError,
+    UnsafeVariableError,
+)
+from einlog.front.prelude import LIBRARY_MODULES, load_prelude
+from einlog.front.stratify import stratify
+from einlog.ir.builtins import BUILTINS, BuiltinSpec, builtin_ready
+from einlog.ir.nodes import (
+    CHOICE_FUNCTOR,
+    AggregateLiteral,
+    BodyLiteral,
+    BuiltinLiteral,
+    Choice,
+    Fact,
+    IRProgram,
+    NeuralSpec,
+    Param,
+    PredKey,
+    PredLiteral,
+    Rule,
+    Weight,
+)
+from einlog.ir.printer import fmt_term
+from einlog.syntax.ast import (
+    Clause,
+    Directive,
+    Evidence,
+    NeuralDeclaration,
+    ProbabilisticClause,
+    ProgramAST,
+    Query,
+)
+from einlog.terms import Str, Struct, Term, Var, is_ground, variables
+
+__all__ = ["compile_program", "MAX_CONJUNCTIONS", "AD_TOLERANCE"]
+
+MAX_CONJUNCTIONS = 4096
+AD_TOLERANCE = 1e-9
+CONTROL: frozenset[PredKey] = frozenset(
+    {(",", 2), (";", 2), ("->", 2), ("*->", 2), ("\\+", 1), ("not", 1), ("call", 1)}
+)
+AGGREGATES: frozenset[PredKey] = frozenset({("aggregate_all", 3), ("findall", 3)})
+
+
+@dataclass
+class _Unit:
+    """One element of a DNF conjunction before classification."""
+
+    kind: TypingLiteral["atom", "neg", "agg"]
+    term: Struct
+    span: SourceSpan | None
+
+
+@dataclass
+class _Ctx:
+    """Where a conjunction comes from: for error messages and binding analysis."""
+
+    display: str  # 'path/2' as the user wrote it
+    span: SourceSpan | None
+    trusted: bool = False  # library code: no reordering, no safety errors
+    call_bound: set[str] = field(default_factory=set)
+
+
+def _span_of(term: object, default: SourceSpan | None) -> SourceSpan | None:
+    span = getattr(term, "span", None)
+    return span if span is not None else default
+
+
+def _key_str(key: PredKey) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+def _var_names(terms: Iterable[Term]) -> list[str]:
+    return [v.name for v in variables(list(terms))]
+
+
+def _var_occurrence(term: Term, name: str) -> Var | None:
+    stack: list[Term] = [term]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, Var) and t.name == name:
+            return t
+        if isinstance(t, Struct):
+            stack.extend(reversed(t.args))
+    return None
+
+
+def _subst(term: Term, mapping: dict[str, Term]) -> Term:
+    if isinstance(term, Var):
+        return mapping.get(term.name, term)
+    if isinstance(term, Struct) and term.args:
+        return Struct(term.functor, [_subst(a, mapping) for a in term.args], term.span)
+    return term
+
+
+def eval_number(term: Term) -> float | None:
+    """Evaluate a ground arithmetic term to a float (``None`` when it is not one)."""
+    if isinstance(term, bool):
+        return None
+    if isinstance(term, (int, float)):
+        return float(term)
+    if not isinstance(term, Struct):
+        return None
+    name, args = term.functor, term.args
+    if not args:
+        return {"pi": math.pi, "e": math.e, "inf": math.inf}.get(name)
+    vals = [eval_number(a) for a in args]
+    if any(v is None for v in vals):
+        return None
+    xs: list[float] = [v for v in vals if v is not None]
+    try:
+        if len(xs) == 1:
+            unary = {
+                "-": lambda x: -x, "+": lambda x: x, "abs": abs, "exp": math.exp,
+                "log": math.log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos,
+                "float": float,
+            }
+            f1 = unary.get(name)
+            return float(f1(xs[0])) if f1 is not None else None
+        if len(xs) == 2:
+            a, b = xs
+            binary = {
+                "+": a + b, "-": a - b, "*": a * b,
+                "/": a / b if b != 0 else None, "**": None, "^": None,
+                "min": min(a, b), "max": max(a, b),
+            }
+            if name in ("**", "^"):
+                return float(a**b)
+            if name == "log":
+                return math.log(b) / math.log(a)
+            r = binary.get(name)
+            return float(r) if r is not None else None
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return None
+    return None
+
+
+class _Compiler:
+    def __init__(
+        self,
+        ast: ProgramAST,
+        builtins: dict[PredKey, BuiltinSpec],
+        library: ProgramAST | None,
+    ) -> None:
+        self.ast = ast
+        self.source: Source | None = ast.source
+        self.builtins = builtins
+        self.ir = IRProgram(source=ast.source)
+        self.aux_count = 0
+        self.ad_count = 0
+        self.defined: dict[PredKey, SourceSpan | None] = {}
+        self.library_ast = library
+        self.library_keys: set[PredKey] = set()
+        if library is not None:
+            for st in library.statements:
+                if isinstance(st, Clause):
+                    self.library_keys.add(st.head.indicator)
+        self.library_needed: list[PredKey] = []
+        self.library_loaded: set[PredKey] = set()
+        self.in_library = False
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> IRProgram:
+        statements = self.ast.statements
+        for st in statements:
+            for head in self._heads_of(st):
+                key = head.indicator
+                if key in self.builtins or key in CONTROL or key in AGGREGATES:
+                    raise ProgramError(
+                        f"cannot redefine builtin '{_key_str(key)}'",
+                        _span_of(head, st.span),
+                        f"rename your predicate; '{_key_str(key)}' is built in",
+                    )
+                self.defined.setdefault(key, _span_of(head, st.span))
+        for st in statements:
+            if isinstance(st, Clause):
+                self._clause(st)
+            elif isinstance(st, ProbabilisticClause):
+                self._prob_clause(st)
+            elif isinstance(st, NeuralDeclaration):
+                self._neural(st)
+            elif isinstance(st, Query):
+                self._resolve(st.atom, _span_of(st.atom, st.span), what="query")
+                self.ir.queries.append(st.atom)
+            elif isinstance(st, Evidence):
+                self._resolve(st.atom, _span_of(st.atom, st.span), what="evidence")
+                self.ir.evidence.append((st.atom, st.value))
+            elif isinstance(st, Directive):
+                self._directive(st)
+        self._load_library()
+        self.ir.strata = stratify(self.ir)
+        return self.ir
+
+    @staticmethod
+    def _heads_of(st: object) -> list[Struct]:
+        if isinstance(st, Clause):
+            return [st.head]
+        if isinstance(st, ProbabilisticClause):
+            return [h for _, h in st.heads]
+        if isinstance(st, NeuralDeclaration):
+            return [st.head]
+        return []
+
+    def _load_library(self) -> None:
+        if self.library_ast is None:
+            return
+        self.in_library = True
+        while self.library_needed:
+            key = self.library_needed.pop()
+            if key in self.library_loaded:
+                continue
+            self.library_loaded.add(key)
+            self.ir.library.add(key)
+            for st in self.library_ast.statements:
+                if isinstance(st, Clause) and st.head.indicator == key:
+                    self._clause(st)
+        self.in_library = False
+
+    # -------------------------------------------------------------- directives
+    def _directive(self, st: Directive) -> None:
+        goal = st.goal
+        span = _span_of(goal, st.span)
+        if isinstance(goal, Struct) and goal.indicator == ("use_module", 1):
+            arg = goal.args[0]
+            if isinstance(arg, Struct) and arg.indicator == ("library", 1):
+                lib = arg.args[0]
+                if isinstance(lib, Struct) and not lib.args and lib.functor in LIBRARY_MODULES:
+                    return
+                raise ProgramError(
+                    f"unknown library '{fmt_term(lib)}'",
+                    span,
+                    "einlog knows ProbLog's standard libraries: "
+                    + ", ".join(sorted(LIBRARY_MODULES)),
+                )
+            raise ProgramError(
+                f"cannot load module '{fmt_term(arg)}'",
+                span,
+                "einlog accepts only ':- use_module(library(Name)).' for ProbLog's "
+                "standard libraries; put the clauses into the program instead",
+            )
+        name = _key_str(goal.indicator) if isinstance(goal, Struct) else fmt_term(goal)
+        raise ProgramError(
+            f"unknown directive '{name}'",
+            span,
+            "einlog accepts only ':- use_module(library(Name)).' directives",
+        )
+
+    # -------------------------------------------------------- name resolution
+    def _candidates(self) -> set[PredKey]:
+        keys = {k for k in self.defined if not k[0].startswith("$")}
+        keys.update(k for k in self.builtins)
+        keys.update(k for k in self.library_keys if not k[0].startswith("$"))
+        return keys
+
+    def _resolve(self, atom: Struct, span: SourceSpan | None, what: str = "call") -> None:
+        """Make sure ``atom``'s predicate exists (loading it from the library if needed)."""
+        key = atom.indicator
+        if key in self.defined or key[0].startswith("$"):
+            return
+        if key in self.library_keys:
+            if key not in self.library_loaded:
+                self.library_needed.append(key)
+            return
+        if self.in_library:
+            raise ProgramError(f"library predicate calls unknown '{_key_str(key)}'", span)
+        cands = self._candidates()
+        same_name = sorted(k for k in cands if k[0] == key[0])
+        if same_name:
+            shown = " and ".join(f"'{_key_str(k)}'" for k in same_name)
+            verb = "is" if len(same_name) == 1 else "are"
+            arities = " or ".join(str(k[1]) for k in same_name)
+            raise ArityError(
+                f"'{_key_str(key)}' is not defined; {shown} {verb} "
+                f"(called with {key[1]} argument{'s' if key[1] != 1 else ''})",
+                span,
+                f"call '{key[0]}' with {arities} argument{'s' if arities != '1' else ''}, "
+                f"or define '{_key_str(key)}'",
+            )
+        names = {_key_str(k): k for k in cands}
+        close = difflib.get_close_matches(_key_str(key), list(names), n=1, cutoff=0.6)
+        if not close:
+            by_name = {k[0]: k for k in cands}
+            near = difflib.get_close_matches(key[0], list(by_name), n=1, cutoff=0.6)
+            close = [_key_str(by_name[near[0]])] if near else []
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else f"define '{_key_str(key)}' with a fact or a rule, or check the spelling"
+        )
+        label = "unknown predicate" if what == "call" else f"{what} of unknown predicate"
+        raise UnknownPredicateError(f"{label} '{_key_str(key)}'", span, hint)
+
+    # ----------------------------------------------------------------- bodies
+    def _dnf(self, body: Term, span: SourceSpan | None) -> list[list[_Unit]]:
+        """Expand ``body`` into a list of conjunctions (see the module docstring)."""
+        span = _span_of(body, span)
+        if isinstance(body, Var):
+            raise ProgramError(
+                f"goal '{body.name}' is a variable",
+                span,
+                "einlog compiles programs ahead of time; call a known predicate instead",
+            )
+        if not isinstance(body, Struct):
+            raise ProgramError(
+                f"'{fmt_term(body)}' is not callable",
+                span,
+                "a body literal must be an atom or a compound term",
+            )
+        key = body.indicator
+        if key == (",", 2):
+            parts: list[Term] = []
+            t: Term = body
+            while isinstance(t, Struct) and t.indicator == (",", 2):
+                parts.append(t.args[0])
+                t = t.args[1]
+            parts.append(t)
+            result: list[list[_Unit]] = [[]]
+            for p in parts:
+                sub = self._dnf(p, span)
+                result = [a + b for a in result for b in sub]
+                if len(result) > MAX_CONJUNCTIONS:
+                    raise ProgramError(
+                        "clause body has too many alternatives after expanding ';'",
+                        span,
+                        "move nested disjunctions into helper predicates",
+                    )
+            return result
+        if key == (";", 2):
+            out: list[list[_Unit]] = []
+            t = body
+            while isinstance(t, Struct) and t.indicator == (";", 2):
+                left = t.args[0]
+                if isinstance(left, Struct) and left.indicator in (("->", 2), ("*->", 2)):
+                    cond, then = left.args
+                    out += self._dnf(Struct(",", (cond, then), left.span), span)
+                    rest = Struct(",", (Struct("\\+", (cond,), left.span), t.args[1]), t.span)
+                    out += self._dnf(rest, span)
+                    t = None  # type: ignore[assignment]
+                    break
+                out += self._dnf(left, span)
+                t = t.args[1]
+            if t is not None:
+                out += self._dnf(t, span)
+            if len(out) > MAX_CONJUNCTIONS:
+                raise ProgramError(
+                    "clause body has too many alternatives after expanding ';'",
+                    span,
+                    "move nested disjunctions into helper predicates",
+                )
+            return out
+        if key in (("->", 2), ("*->", 2)):
+            return self._dnf(Struct(",", body.args, body.span), span)
+        if key in (("\\+", 1), ("not", 1)):
+            inner = body.args[0]
+            if not isinstance(inner, Struct):
+                self._dnf(inner, span)  # raises the right error
+            assert isinstance(inner, Struct)
+            return [[_Unit("neg", inner, span)]]
+        if key[0] == "call" and key[1] >= 1:
+            goal = body.args[0]
+            if isinstance(goal, Var):
+                raise ProgramError(
+                    f"call/{key[1]} with the unknown goal '{goal.name}'",
+                    _span_of(goal, span),
+                    "einlog compiles programs ahead of time; call/N needs a known goal",
+                )
+            if not isinstance(goal, Struct):
+                return self._dnf(goal, span)
+            return self._dnf(Struct(goal.functor, goal.args + body.args[1:], goal.span), span)
+        if key == ("true", 0) and key in self.builtins:
+            return [[]]
+        if key in (("fail", 0), ("false", 0)) and key in self.builtins:
+            return []
+        if key in AGGREGATES:
+            return [[_Unit("agg", body, span)]]
+        return [[_Unit("atom", body, span)]]
+
+    def _new_aux(self, kind: str) -> str:
+        self.aux_count += 1
+        return f"${kind}_{self.aux_count}"
+
+    def _classify(self, atom: Struct, span: SourceSpan | None, negated: bool) -> BodyLiteral:
+        key = atom.indicator
+        if key in self.builtins:
+            return BuiltinLiteral(atom, negated, span)
+        if key in CONTROL or key in AGGREGATES:  # nested control inside negation etc.
+            raise ProgramError(f"cannot use '{_key_str(key)}' here", span)
+        self._resolve(atom, span)
+        return PredLiteral(atom, negated, span)
+
+    def _literals(
+        self, heads: Sequence[Term], units: list[_Unit], outer: Sequence[Term], ctx: _Ctx
+    ) -> list[BodyLiteral]:
+        """Classify one DNF conjunction into IR literals, creating aux predicates."""
+        lits: list[BodyLiteral] = []
+        for i, unit in enumerate(units):
+            others: list[Term] = [*heads, *outer]
+            others += [u.term for j, u in enumerate(units) if j != i]
+            outside = set(_var_names(others)) | ctx.call_bound
+            if unit.kind == "atom":
+                lits.append(self._classify(unit.term, unit.span, False))
+            elif unit.kind == "neg":
+                lits.append(self._negation(unit, outside, ctx))
+            else:
+                lits.append(self._aggregate(unit, outside, ctx))
+        return lits
+
+    def _negation(self, unit: _Unit, outside: set[str], ctx: _Ctx) -> BodyLiteral:
+        goal = unit.term
+        goal_vars = _var_names([goal])
+        shared = [v for v in goal_vars if v in outside]
+        simple = goal.indicator not in CONTROL and goal.indicator not in AGGREGATES
+        if simple and len(shared) == len(goal_vars):
+            return self._classify(goal, unit.span, True)
+        name = self._new_aux("not")
+        head = Struct(name, [_var_occurrence(goal, v) or Var(v) for v in shared], goal.span)
+        sub = _Ctx(ctx.display, unit.span, ctx.trusted, set(shared))
+        self._emit_rules([head], self._dnf(goal, unit.span), [], sub)
+        return PredLiteral(head, True, unit.span)
+
+    def _aggregate(self, unit: _Unit, outside: set[str], ctx: _Ctx) -> BodyLiteral:
+        term = unit.term
+        span = unit.span
+        if term.functor == "findall":
+            op, template, goal, result = "bag", term.args[0], term.args[1], term.args[2]
+        else:
+            spec, goal, result = term.args
+            template = None
+            if isinstance(spec, Struct) and spec.indicator == ("count", 0):
+                op = "count"
+            elif isinstance(spec, Struct) and spec.arity == 1 and spec.functor in (
+                "sum", "max", "min", "bag", "set", "count"
+            ):
+                op, template = spec.functor, spec.args[0]
+            else:
+                raise ProgramError(
+                    f"unknown aggregate '{fmt_term(spec)}'",
+                    _span_of(spec, span),
+                    "use count, sum(E), max(E), min(E), bag(E) or set(E)",
+                )
+        if not isinstance(goal, Struct):
+            self._dnf(goal, span)  # raises
+        assert isinstance(goal, Struct)
+        goal_vars = _var_names([goal])
+        tmpl_vars = _var_names([template]) if template is not None else []
+        group = [v for v in _var_names([goal, *([template] if template is not None else [])])
+                 if v in outside]
+        for v in tmpl_vars:
+            if v not in goal_vars and v not in group:
+                occ = _var_occurrence(template, v) if template is not None else None
+                raise UnsafeVariableError(
+                    f"variable '{v}' in the aggregated term does not occur in the goal",
+                    _span_of(occ, span),
+                    "the aggregated term may only use variables of the goal",
+                )
+        name = self._new_aux("agg")
+        head = Struct(name, [_var_occurrence(goal, v) or Var(v) for v in goal_vars], goal.span)
+        sub = _Ctx(ctx.display, span, ctx.trusted, {v for v in group if v in goal_vars})
+        self._emit_rules([head], self._dnf(goal, span), [], sub)
+        group_terms = tuple(
+            _var_occurrence(goal, v) or _var_occurrence(template, v) or Var(v)  # type: ignore[arg-type]
+            for v in group
+        )
+        return AggregateLiteral(op, template, head, result, group_terms, span)
+
+    # ------------------------------------------------------ ordering + safety
+    def _needs(self, lit: BodyLiteral) -> list[str]:
+        """Variables of ``lit`` that must be bound before it runs (for messages)."""
+        if isinstance(lit, AggregateLiteral):
+            return _var_names(lit.group_by)
+        if isinstance(lit, PredLiteral):
+            return _var_names([lit.atom]) if lit.negated else []
+        return _var_names([lit.atom])
+
+    def _ready(self, lit: BodyLiteral, bound: set[str]) -> bool:
+        if isinstance(lit, PredLiteral):
+            return not lit.negated or set(_var_names([lit.atom])) <= bound
+        if isinstance(lit, AggregateLiteral):
+            return set(_var_names(lit.group_by)) <= bound
+        if lit.negated:
+            return set(_var_names([lit.atom])) <= bound
+        return builtin_ready(self.builtins[lit.atom.indicator], lit.atom, bound)
+
+    def _binds(self, lit: BodyLiteral) -> list[str]:
+        if isinstance(lit, PredLiteral):
+            return [] if lit.negated else _var_names([lit.atom])
+        if isinstance(lit, AggregateLiteral):
+            return _var_names([lit.result])
+        if lit.negated or not self.builtins[lit.atom.indicator].binds:
+            return []
+        return _var_names([lit.atom])
+
+    def _order(self, lits: list[BodyLiteral], ctx: _Ctx) -> tuple[list[BodyLiteral], set[str]]:
+        bound = set(ctx.call_bound)
+        if ctx.trusted:
+            for lit in lits:
+                bound.update(self._binds(lit))
+            return lits, bound
+        out: list[BodyLiteral] = []
+        pending: list[BodyLiteral] = []
+
+        def emit(lit: BodyLiteral) -> None:
+            out.append(lit)
+            bound.update(self._binds(lit))
+
+        for lit in lits:
+            if self._ready(lit, bound):
+                emit(lit)
+                progress = True
+                while progress:
+                    progress = False
+                    for p in pending:
+                        if self._ready(p, bound):
+                            pending.remove(p)
+                            emit(p)
+                            progress = True
+                            break
+            else:
+                pending.append(lit)
+        if pending:
+            self._unsafe_literal(pending[0], bound, ctx)
+        return out, bound
+
+    def _unsafe_literal(self, lit: BodyLiteral, bound: set[str], ctx: _Ctx) -> None:
+        needs = [v for v in self._needs(lit) if v not in bound]
+        if isinstance(lit, BuiltinLiteral) and not lit.negated:
+            spec = self.builtins[lit.atom.indicator]
+            best = min(spec.modes, key=lambda m: len(set(_var_names(
+                [lit.atom.args[i] for i in m])) - bound))
+            needs = [v for v in _var_names([lit.atom.args[i] for i in sorted(best)])
+                     if v not in bound] or needs
+        v = needs[0] if needs else "_"
+        where: Term = lit.atom if not isinstance(lit, AggregateLiteral) else lit.goal
+        occ = _var_occurrence(where, v)
+        if occ is None and isinstance(lit, AggregateLiteral) and lit.template is not None:
+            occ = _var_occurrence(lit.template, v)
+        span = _span_of(occ, lit.span or ctx.span)
+        if isinstance(lit, AggregateLiteral):
+            raise UnsafeVariableError(
+                f"variable '{v}' shared by the aggregate and the rest of the rule is not "
+                "bound by any positive body literal",
+                span,
+                f"bind '{v}' with a positive body literal, or use a fresh variable name "
+                "inside the aggregate",
+            )
+        shown = fmt_term(lit.atom)
+        if lit.negated:
+            raise UnsafeVariableError(
+                f"variable '{v}' in the negation '\\+ {shown}' is not bound by any positive "
+                "body literal",
+                span,
+                f"negation needs its arguments bound: add a positive literal that binds '{v}' "
+                "to the body",
+            )
+        key = _key_str(lit.atom.indicator)
+        raise UnsafeVariableError(
+            f"variable '{v}' in '{shown}' is not bound by any positive body literal",
+            span,
+            f"'{key}' needs its arguments bound: add a positive literal that binds '{v}'",
+        )
+
+    def _check_head(self, head: Struct, bound: set[str], ctx: _Ctx) -> None:
+        if ctx.trusted:
+            return
+        for v in _var_names([head]):
+            if v not in bound:
+                occ = _var_occurrence(head, v)
+                raise UnsafeVariableError(
+                    f"variable '{v}' in the head of '{ctx.display}' is not bound by any "
+                    "positive body literal",
+                    _span_of(occ, ctx.span),
+                    f"every head variable must occur in a positive body literal; add a "
+                    f"literal that binds '{v}' (e.g. a domain predicate)",
+                )
+
+    def _emit_rules(
+        self, heads: list[Struct], conjs: list[list[_Unit]], outer: Sequence[Term], ctx: _Ctx
+    ) -> list[tuple[list[BodyLiteral], set[str]]]:
+        """Compile each conjunction for ``heads`` and add one rule per head and conjunction."""
+        done: list[tuple[list[BodyLiteral], set[str]]] = []
+        if not conjs:
+            fail = BuiltinLiteral(Struct("fail"), False, ctx.span)
+            for head in heads:
+                self.ir.rules.append(Rule(head, (fail,), ctx.span))
+            return done
+        for units in conjs:
+            lits = self._literals(heads, units, outer, ctx)
+            ordered, bound = self._order(lits, ctx)
+            for head in heads:
+                self._check_head(head, bound, ctx)
+                self.ir.rules.append(Rule(head, tuple(ordered), ctx.span))
+            done.append((ordered, bound))
+        return done
+
+    # ------------------------------------------------------------- statements
+    def _clause(self, st: Clause) -> None:
+        head = st.head
+        display = _key_str(head.indicator)
+        if st.body is None:
+            if is_ground(head):
+                self.ir.facts.setdefault(head.indicator, []).append(Fact(head, None, None, st.span))
+            else:  # a non-ground fact: ProbLog accepts it; its variables come from the call
+                self.ir.rules.append(Rule(head, (), st.span))
+            return
+        ctx = _Ctx(display, st.span, self.in_library)
+        self._emit_rules([head], self._dnf(st.body, st.span), [], ctx)
+
+    def _prob_span(self, prob: Term, head: Struct, default: SourceSpan | None) -> SourceSpan | None:
+        """The span of a probability as written (numbers carry no span: find it in the text)."""
+        span = getattr(prob, "span", None)
+        if span is not None:
+            return span
+        hs = head.span
+        if hs is None or hs.source is None:
+            return default
+        text = hs.source.line_text(hs.line)
+        i = hs.col - 2
+        while i >= 0 and text[i] in " \t":
+            i -= 1
+        if i < 1 or text[i - 1 : i + 1] != "::":
+            return default
+        i -= 2
+        while i >= 0 and text[i] in " \t":
+            i -= 1
+        end = i + 1
+        while i >= 0 and (text[i].isalnum() or text[i] in "._"):
+            i -= 1
+        while i >= 0 and text[i] in "+-" and (i == 0 or text[i - 1] in " \t;(:-"):
+            i -= 1
+            break
+        if end <= i + 1:
+            return default
+        return SourceSpan(hs.source, hs.line, i + 2, hs.line, end + 1)
+
+    def _weight(self, prob: Term, head: Struct, span: SourceSpan | None) -> Weight:
+        if isinstance(prob, Struct) and prob.indicator == ("t", 1):
+            arg = prob.args[0]
+            initial: float | None = None
+            if not isinstance(arg, Var):
+                initial = eval_number(arg)
+                if initial is None or not 0.0 <= initial <= 1.0:
+                    raise ProbabilityError(
+                        f"initial value '{fmt_term(arg)}' of a learnable probability is not "
+                        "a number in [0, 1]",
+                        self._prob_span(prob, head, span),
+                        "write t(P) with 0 <= P <= 1, or t(_) to start from a random value",
+                    )
+            self.ir.params.append(Param(initial, fmt_term(head), span))
+            return Weight("param", param=len(self.ir.params) - 1)
+        if is_ground(prob):
+            value = eval_number(prob)
+            pspan = self._prob_span(prob, head, span)
+            if value is None or math.isnan(value):
+                raise ProbabilityError(
+                    f"probability '{fmt_term(prob)}' of '{fmt_term(head)}' is not a number",
+                    pspan,
+                    "write a number in [0, 1], an arithmetic expression such as 1/3, "
+                    "t(_) for a learnable probability, or a variable bound by the body",
+                )
+            if value < 0.0 or value > 1.0:
+                side = "below 0" if value < 0.0 else "above 1"
+                raise ProbabilityError(
+                    f"probability {fmt_term(prob)} of '{fmt_term(head)}' is {side}",
+                    pspan,
+                    "a probability must lie in [0, 1]",
+                )
+            return Weight("const", value=value)
+        return Weight("expr", expr=prob)
+
+    def _check_ad_sum(self, weights: list[Weight], span: SourceSpan | None) -> None:
+        consts = [w.value for w in weights if w.kind == "const" and w.value is not None]
+        if len(weights) > 1 and sum(consts) > 1.0 + AD_TOLERANCE:
+            total = sum(consts)
+            raise ProbabilityError(
+                f"the probabilities of the annotated disjunction sum to {total:.10g}, above 1",
+                span,
+                "its alternatives are mutually exclusive, so their probabilities must sum "
+                "to at most 1",
+            )
+
+    def _prob_clause(self, st: ProbabilisticClause) -> None:
+        weights = [self._weight(p, h, st.span) for p, h in st.heads]
+        self._check_ad_sum(weights, st.span)
+        heads = [h for _, h in st.heads]
+        if (
+            st.body is None
+            and all(is_ground(h) for h in heads)
+            and all(w.kind != "expr" for w in weights)
+        ):
+            group = None
+            if len(heads) > 1:
+                group = self.ad_count
+                self.ad_count += 1
+            for w, h in zip(weights, heads):
+                self.ir.facts.setdefault(h.indicator, []).append(Fact(h, w, group, st.span))
+            return
+        alternatives = list(zip(weights, heads))
+        call_bound = set(_var_names(heads)) if st.body is None else set()
+        probs = [p for p, _ in st.heads]
+        self._choice(alternatives, st.body, heads, probs, call_bound, st.span)
+
+    def _neural(self, st: NeuralDeclaration) -> None:
+        self.ir.networks.add(st.network)
+        inputs = tuple(st.inputs)
+        if st.domain is None or st.output is None:
+            alternatives = [(Weight("neural", neural=NeuralSpec(st.network, inputs, None, None)),
+                             st.head)]
+            shape_heads = [st.head]
+        else:
+            out = st.output
+            if not isinstance(out, Var):
+                raise ProgramError(
+                    f"the output of network '{st.network}' must be a variable",
+                    _span_of(out, st.span),
+                    "write nn(net, [X], Y, [d1, ..., dn]) :: p(X, Y).",
+                )
+            n = len(st.domain)
+            alternatives = []
+            for k, d in enumerate(st.domain):
+                head = _subst(st.head, {out.name: d})
+                assert isinstance(head, Struct)
+                spec = NeuralSpec(st.network, inputs, k, n)
+                alternatives.append((Weight("neural", neural=spec), head))
+            shape_heads = [_subst(st.head, {out.name: Struct("[]")})]  # type: ignore[list-item]
+        call_bound = set(_var_names(list(inputs)))
+        if st.body is None:
+            call_bound |= set(_var_names(shape_heads))
+        self._choice(alternatives, st.body, shape_heads, list(inputs), call_bound, st.span)
+
+    def _choice(
+        self,
+        alternatives: list[tuple[Weight, Struct]],
+        body: Term | None,
+        shape_heads: list[Struct],
+        probs: Sequence[Term],
+        call_bound: set[str],
+        span: SourceSpan | None,
+    ) -> None:
+        cid = len(self.ir.choices)
+        display = _key_str(alternatives[0][1].indicator)
+        ctx = _Ctx(display, span, self.in_library, set(call_bound))
+        heads = [h for _, h in alternatives]
+        conjs = self._dnf(body, span) if body is not None else [[]]
+        outer: list[Term] = [*shape_heads, *probs]
+        if len(conjs) > 1:  # one aux predicate, so that every branch shares the choice
+            every = set.intersection(*[set(_var_names([u.term for u in c])) for c in conjs])
+            wanted = set(_var_names(outer)) | every
+            body_vars = [v for v in _var_names([body]) if v in wanted]  # type: ignore[list-item]
+            aux = Struct(self._new_aux("body"), [Var(v) for v in body_vars], span)
+            self._emit_rules([aux], conjs, [], _Ctx(display, span, ctx.trusted))
+            conjs = [[_Unit("atom", aux, span)]]
+        if not conjs:
+            choice_vars: list[Term] = list(variables(outer))
+            body_lits: list[BodyLiteral] = [BuiltinLiteral(Struct("fail"), False, span)]
+            bound: set[str] = set()
+        else:
+            units = conjs[0]
+            choice_vars = list(variables([*outer, *[u.term for u in units]]))
+            lits = self._literals(heads, units, outer, ctx)
+            ordered, bound = self._order(lits, ctx)
+            body_lits = ordered
+            if not ctx.trusted:
+                for p in probs:
+                    for v in _var_names([p]):
+                        if v not in bound:
+                            occ = _var_occurrence(p, v)
+                            raise UnsafeVariableError(
+                                f"probability variable '{v}' of '{display}' is not bound by "
+                                "any positive body literal",
+                                _span_of(occ, span),
+                                f"bind '{v}' to a number in the body",
+                            )
+        self.ir.choices.append(
+            Choice(cid, list(alternatives), tuple(body_lits), tuple(choice_vars), span)
+        )
+        for k, (_, head) in enumerate(alternatives):
+            if conjs:
+                self._check_head(head, bound, ctx)
+            marker = Struct(CHOICE_FUNCTOR, (cid, k, Struct("vars", choice_vars)), span)
+            self.ir.rules.append(Rule(head, (*body_lits, PredLiteral(marker, False, span)), span))
+
+
+def compile_program(
+    ast: ProgramAST,
+    *,
+    builtins: dict[PredKey, BuiltinSpec] | None = None,
+    library: ProgramAST | bool = True,
+) -> IRProgram:
+    """Compile a parsed program into checked IR.
+
+    ``builtins`` replaces the builtin table (default :data:`einlog.ir.builtins.BUILTINS`).
+    ``library`` is the prelude to take library predicates from: ``True`` for
+    ``front/prelude.pl`` (ProbLog's lists library), ``False`` for none, or a
+    parsed program of your own.  Raises a :class:`~einlog.errors.ProgramError`
+    subclass, with span and hint, for the first problem found.
+    """
+    lib: ProgramAST | None
+    if library is True:
+        lib = load_prelude()
+    elif library is False:
+        lib = None
+    else:
+        lib = library
+    table = dict(BUILTINS) if builtins is None else dict(builtins)
+    return _Compiler(ast, table, lib).run()
+
+
+_ = Str  # re-exported term classes stay importable for type checkers
