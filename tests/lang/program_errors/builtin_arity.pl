@@ -1,0 +1,2 @@
+p(X) :- between(1, 3).
+query(p(1)).

@@ -1,0 +1,2 @@
+-0.3::rain.
+query(rain).

@@ -1,0 +1,3 @@
+0.5::rain.
+1.2::sprinkler.
+query(sprinkler).

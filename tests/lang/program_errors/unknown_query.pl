@@ -1,0 +1,2 @@
+edge(a, b).
+query(pth(a, b)).

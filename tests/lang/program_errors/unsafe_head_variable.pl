@@ -1,0 +1,3 @@
+edge(a, b).
+path(X, Y) :- edge(X, _).
+query(path(a, b)).
