@@ -68,6 +68,7 @@ from einlog.syntax.ast import (
     ProbabilisticClause,
     ProgramAST,
     Query,
+    Statement,
 )
 from einlog.terms import Str, Struct, Term, Var, is_ground, variables
 
@@ -130,6 +131,47 @@ def _subst(term: Term, mapping: dict[str, Term]) -> Term:
     if isinstance(term, Struct) and term.args:
         return Struct(term.functor, [_subst(a, mapping) for a in term.args], term.span)
     return term
+
+
+class _Anon:
+    """Renames each anonymous ``_`` to a fresh variable (in case the parser keeps ``_``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, term: Term) -> Term:
+        if isinstance(term, Var):
+            if term.name == "_":
+                self.count += 1
+                return Var(f"_{self.count}$", term.span)
+            return term
+        if isinstance(term, Struct) and term.args:
+            return Struct(term.functor, [self(a) for a in term.args], term.span)
+        return term
+
+    def struct(self, term: Struct) -> Struct:
+        out = self(term)
+        assert isinstance(out, Struct)
+        return out
+
+    def opt(self, term: Term | None) -> Term | None:
+        return None if term is None else self(term)
+
+
+def _rename_anonymous(st: Statement) -> Statement:
+    anon = _Anon()
+    if isinstance(st, Clause):
+        return Clause(anon.struct(st.head), anon.opt(st.body), st.span)
+    if isinstance(st, ProbabilisticClause):
+        heads = [(anon(p), anon.struct(h)) for p, h in st.heads]
+        return ProbabilisticClause(heads, anon.opt(st.body), st.span)
+    if isinstance(st, NeuralDeclaration):
+        return NeuralDeclaration(
+            st.network, [anon(i) for i in st.inputs], anon.opt(st.output),
+            None if st.domain is None else [anon(d) for d in st.domain],
+            anon.struct(st.head), anon.opt(st.body), st.span,
+        )
+    return st
 
 
 def eval_number(term: Term) -> float | None:
@@ -200,7 +242,7 @@ class _Compiler:
 
     # ------------------------------------------------------------------ driver
     def run(self) -> IRProgram:
-        statements = self.ast.statements
+        statements = [_rename_anonymous(st) for st in self.ast.statements]
         for st in statements:
             for head in self._heads_of(st):
                 key = head.indicator
@@ -252,7 +294,9 @@ class _Compiler:
             self.ir.library.add(key)
             for st in self.library_ast.statements:
                 if isinstance(st, Clause) and st.head.indicator == key:
-                    self._clause(st)
+                    renamed = _rename_anonymous(st)
+                    assert isinstance(renamed, Clause)
+                    self._clause(renamed)
         self.in_library = False
 
     # -------------------------------------------------------------- directives
