@@ -83,13 +83,19 @@ def _scatter(
 
 
 def log1mexp(x: torch.Tensor) -> torch.Tensor:
-    """``log(1 - exp(x))`` for ``x <= 0``, accurate at both ends (Mächler 2012)."""
+    """``log(1 - exp(x))`` for ``x <= 0``, accurate at both ends (Mächler 2012).
+
+    At ``x = 0`` the value is ``-inf`` and the gradient is taken as 0 (not the
+    true ``-inf``), so a certain atom under negation never turns gradients to NaN.
+    """
     x = torch.clamp(x, max=0.0)
     near = x > -math.log(2.0)
-    # evaluate each branch on inputs where it is finite so no NaN enters the gradient
-    a = torch.where(near, x, torch.full_like(x, -1.0))
+    at_zero = x == 0
+    # evaluate each branch only where it is finite so that no NaN enters the gradient
+    a = torch.where(near & ~at_zero, x, torch.full_like(x, -1.0))
     b = torch.where(near, torch.full_like(x, -1.0), x)
-    return torch.where(near, torch.log(-torch.expm1(a)), torch.log1p(-torch.exp(b)))
+    value = torch.where(near, torch.log(-torch.expm1(a)), torch.log1p(-torch.exp(b)))
+    return torch.where(at_zero, torch.full_like(x, -math.inf), value)
 
 
 def safe_segment_logsumexp(
