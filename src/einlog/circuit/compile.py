@@ -1,0 +1,456 @@
+"""Knowledge compilation: the lineage of ground atoms as one shared SDD.
+
+Why it is built this way:
+
+* **PySDD as the compiler.**  SDDs are canonical for a fixed vtree, so two
+  formulas are equal iff their node ids are equal.  That makes the fixpoint
+  below cheap to test for convergence, and every apply is polytime in the
+  operand sizes.  The vtree is built by us, deterministically (leaves in
+  first-use order from the roots, AD alternatives adjacent), and dynamic
+  minimization is off by default so a program always compiles to the same
+  circuit.
+
+* **One SDD variable per leaf; annotated disjunctions by the sequential
+  encoding.**  Alternative ``i`` of a group is ``c_i & ~c_1 & ... & ~c_{i-1}``
+  and variable ``c_i`` gets the conditional weight
+  ``q_i = p_i / (p_i + p_{i+1} + ... + p_k + none)`` (computed in torch by
+  :mod:`einlog.circuit.tensor`, so gradients reach every ``p_j``).  Every SDD
+  variable is then an independent coin with ``w(x) + w(~x) = 1``: weighted
+  model counting on the plain, unsmoothed SDD is exact, no exactly-one
+  constraint has to be conjoined into each query (which inflates SDDs), and
+  no compensating weights are needed.  Max-product (MPE) is the exception:
+  there the "don't care" later variables of a group would count
+  ``max(q, 1-q)`` instead of 1, so MPE roots instead conjoin an
+  exactly-one constraint over the group's variables plus one extra *none*
+  variable per group and use indicator weights (``p_i`` / 1, ``none`` / 1).
+  Under that constraint ``c_i & ~c_1 .. ~c_{i-1}`` equals ``c_i``, so the
+  same lineage SDDs serve both encodings.
+
+* **Cycles by a fixpoint over SDDs.**  Relevant atoms are split into
+  strongly connected components of the dependency graph (Tarjan, emitted
+  dependencies first).  An acyclic atom is computed once:
+  ``OR_rules AND_body``.  A cyclic component starts at ``false`` and is
+  re-evaluated (Gauss-Seidel) until no node id changes: this is the least
+  fixpoint, i.e. exactly the well-founded/ProbLog semantics for positive
+  cycles (reachability in cyclic graphs).  Negation inside a component is
+  not stratified and is rejected; negated atoms of lower components use
+  their finished SDD.
+
+* **Budgets.**  SDD size and wall time are checked between applies; when
+  exceeded we raise :class:`~einlog.errors.InferenceError` naming the root
+  (query or evidence atom) being compiled and suggesting an approximate
+  semantics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pysdd.sdd import SddManager, SddNode, Vtree
+
+from einlog.errors import InferenceError, StratificationError
+from einlog.ground.program import GroundProgram
+
+__all__ = ["CompileLimits", "SddCompiler", "Literal", "RootSpec"]
+
+#: ``(atom id, truth value)``; a conjunction of these is a root.
+Literal = tuple[int, bool]
+#: A root: one atom id (its lineage) or a conjunction of literals.
+RootSpec = int | Sequence[Literal]
+
+
+@dataclass(frozen=True)
+class CompileLimits:
+    """Budgets for knowledge compilation.
+
+    ``max_size``: the most SDD elements (sum of decision-node sizes) alive in
+    the manager; ``time_limit``: seconds of compilation (``None``: no limit).
+    """
+
+    max_size: int = 5_000_000
+    time_limit: float | None = 600.0
+
+
+_HINT = (
+    "exact inference is #P-hard and this program's circuit is too large; use an "
+    "approximate semantics (--semantics topk or --semantics product), or raise the "
+    "budget (CompileLimits(max_size=..., time_limit=...))"
+)
+
+
+def atom_label(gp: GroundProgram, atom: int) -> str:
+    """How an atom is named in messages (never fails: messages must not hide errors)."""
+    if atom < 0 or atom >= gp.num_atoms:
+        return "<atom not in the program>"
+    try:
+        return str(gp.atoms[atom])
+    except Exception:
+        a = gp.atoms[atom]
+        if not a.args:
+            return a.functor
+        return f"{a.functor}({', '.join(map(repr, a.args))})"
+
+
+class SddCompiler:
+    """Compiles lineages of atoms of one ground program into one SDD manager.
+
+    Variables: leaf ``i`` is SDD variable ``i + 1``; the *none* variable of
+    group ``g`` (used only by MPE roots) is ``num_leaves + g + 1``.
+    """
+
+    def __init__(
+        self,
+        gp: GroundProgram,
+        *,
+        order_roots: Iterable[int] | None = None,
+        limits: CompileLimits | None = None,
+        vtree_type: str = "balanced",
+        minimize: bool = False,
+    ) -> None:
+        self.gp = gp
+        self.limits = limits or CompileLimits()
+        self.num_leaves = int(gp.leaves.shape[0])
+        self.num_groups = len(gp.groups)
+        self.num_vars = self.num_leaves + self.num_groups
+        self._leaf_of_atom = gp.leaf_of_atom()
+        self._group_of_leaf: dict[int, tuple[int, int]] = {}
+        for g, members in enumerate(gp.groups):
+            for pos, leaf in enumerate(members):
+                self._group_of_leaf[int(leaf)] = (g, pos)
+        # rules grouped by head (CSR)
+        n_atoms = gp.num_atoms
+        order = np.argsort(gp.rule_head, kind="stable")
+        self._rules_by_head = order.astype(np.int64)
+        counts = np.bincount(gp.rule_head, minlength=n_atoms) if gp.num_rules else np.zeros(
+            n_atoms, dtype=np.int64
+        )
+        self._head_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        roots = list(order_roots) if order_roots is not None else self._default_roots()
+        var_order = self._var_order(roots)
+        vtree = Vtree(var_count=max(self.num_vars, 1), var_order=var_order, vtree_type=vtree_type)
+        self.manager = SddManager.from_vtree(vtree)
+        if minimize:
+            self.manager.auto_gc_and_minimize_on()
+        else:
+            self.manager.auto_gc_and_minimize_off()
+        self._value: dict[int, SddNode] = {}  # atom id -> lineage (referenced)
+        self._started = 0.0
+        self._current_root: tuple[int, int, Callable[[int], str] | None] = (0, -1, None)
+        self._mpe_constraint: SddNode | None = None
+
+    # ------------------------------------------------------------------ setup
+    def _default_roots(self) -> list[int]:
+        return [int(q) for q in self.gp.queries] + [int(a) for a, _ in self.gp.evidence]
+
+    def _rules_of(self, atom: int) -> np.ndarray:
+        if atom >= len(self._head_ptr) - 1:
+            return self._rules_by_head[0:0]
+        return self._rules_by_head[self._head_ptr[atom] : self._head_ptr[atom + 1]]
+
+    def _body(self, rule: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = int(self.gp.rule_ptr[rule]), int(self.gp.rule_ptr[rule + 1])
+        return self.gp.body_atom[lo:hi], self.gp.body_neg[lo:hi]
+
+    def _var_order(self, roots: list[int]) -> list[int]:
+        """Leaves in depth-first first-use order from ``roots``; AD groups kept adjacent."""
+        seen_atom: set[int] = set()
+        placed = np.zeros(self.num_vars, dtype=bool)
+        order: list[int] = []
+
+        def place_leaf(leaf: int) -> None:
+            if placed[leaf]:
+                return
+            grp = self._group_of_leaf.get(leaf)
+            if grp is None:
+                placed[leaf] = True
+                order.append(leaf + 1)
+                return
+            g = grp[0]
+            for member in self.gp.groups[g]:
+                if not placed[member]:
+                    placed[member] = True
+                    order.append(int(member) + 1)
+            none_var = self.num_leaves + g
+            placed[none_var] = True
+            order.append(none_var + 1)
+
+        for root in roots:
+            stack = [int(root)]
+            while stack:
+                a = stack.pop()
+                if a in seen_atom:
+                    continue
+                seen_atom.add(a)
+                leaf = self._leaf_of_atom.get(a)
+                if leaf is not None:
+                    place_leaf(leaf)
+                    continue
+                children: list[int] = []
+                for r in self._rules_of(a):
+                    atoms, _ = self._body(int(r))
+                    children.extend(int(x) for x in atoms)
+                stack.extend(reversed(children))
+        for leaf in range(self.num_leaves):
+            place_leaf(leaf)
+        for g in range(self.num_groups):
+            if not placed[self.num_leaves + g]:
+                placed[self.num_leaves + g] = True
+                order.append(self.num_leaves + g + 1)
+        if not order:
+            order = [1]
+        return order
+
+    # ------------------------------------------------------------- budgets
+    def _label(self, atom: int) -> str:
+        return atom_label(self.gp, atom)
+
+    @property
+    def _current(self) -> str:
+        k, a, label = self._current_root
+        if label is not None:
+            return label(k)
+        return self._label(a)
+
+    def _check(self) -> None:
+        size = self.manager.size()
+        if size > self.limits.max_size:
+            self.manager.garbage_collect()
+            size = self.manager.live_size()
+        if size > self.limits.max_size:
+            raise InferenceError(
+                f"exact inference: the circuit for {self._current} exceeds the memory budget "
+                f"({size} > {self.limits.max_size} SDD elements)",
+                hint=_HINT,
+            )
+        limit = self.limits.time_limit
+        if limit is not None and time.monotonic() - self._started > limit:
+            raise InferenceError(
+                f"exact inference: compiling the circuit for {self._current} exceeded the "
+                f"time limit of {limit:g} s",
+                hint=_HINT,
+            )
+
+    # ------------------------------------------------------------ lineage
+    def literal(self, var: int) -> SddNode:
+        """The SDD literal of 1-based variable ``var`` (negative: negated)."""
+        return self.manager.literal(var)
+
+    def _leaf_sdd(self, leaf: int) -> SddNode:
+        grp = self._group_of_leaf.get(leaf)
+        node = self.manager.literal(leaf + 1)
+        if grp is None:
+            return node
+        g, pos = grp
+        node = self._ref(node)
+        for earlier in self.gp.groups[g][:pos]:
+            node = self._apply(node, self.manager.literal(-(int(earlier) + 1)), True)
+        self._deref(node)
+        return node
+
+    @staticmethod
+    def _ref(node: SddNode) -> SddNode:
+        if node.is_decision():
+            node.ref()
+        return node
+
+    @staticmethod
+    def _deref(node: SddNode) -> None:
+        if node.is_decision():
+            node.deref()
+
+    def _apply(self, acc: SddNode, other: SddNode, conjoin: bool) -> SddNode:
+        """``acc & other`` (or ``|``); ``acc``'s reference moves to the result."""
+        new = self._ref(acc & other if conjoin else acc | other)
+        self._deref(acc)
+        return new
+
+    def _rule_sdd(self, rule: int, scc: set[int] | None, cur: dict[int, SddNode]) -> SddNode:
+        """Body conjunction of ``rule``, returned referenced."""
+        m = self.manager
+        atoms, negs = self._body(rule)
+        node = m.true()
+        for a, neg in zip(atoms.tolist(), negs.tolist()):
+            if scc is not None and a in scc:
+                if neg:
+                    raise StratificationError(
+                        f"negation through recursion: {self._label(a)} is negated in a rule "
+                        f"of its own recursive component",
+                        hint="exact inference needs stratified negation",
+                    )
+                val = cur[a]
+            else:
+                val = self._value[a]
+            node = self._apply(node, ~val if neg else val, True)
+            if node.is_false():
+                break
+        return node
+
+    def _atom_sdd(self, atom: int, scc: set[int] | None, cur: dict[int, SddNode]) -> SddNode:
+        """Lineage of ``atom`` from the current values of its body atoms, referenced."""
+        m = self.manager
+        leaf = self._leaf_of_atom.get(atom)
+        if leaf is not None:
+            return self._ref(self._leaf_sdd(leaf))
+        node = m.false()
+        for r in self._rules_of(atom).tolist():
+            body = self._rule_sdd(r, scc, cur)
+            node = self._apply(node, body, False)
+            self._deref(body)
+            if node.is_true():
+                break
+            self._check()
+        return node
+
+    def _store(self, atom: int, node: SddNode) -> None:
+        """Keep ``node`` (already referenced) as the lineage of ``atom``."""
+        old = self._value.get(atom)
+        self._value[atom] = node
+        if old is not None:
+            self._deref(old)
+
+    def _components(self, target: int) -> list[list[int]]:
+        """SCCs of the not-yet-compiled atoms ``target`` depends on, dependencies first."""
+        index: dict[int, int] = {}
+        low: dict[int, int] = {}
+        on_stack: set[int] = set()
+        stack: list[int] = []
+        out: list[list[int]] = []
+        counter = 0
+
+        def deps(a: int) -> list[int]:
+            if a in self._leaf_of_atom:
+                return []
+            res: list[int] = []
+            for r in self._rules_of(a).tolist():
+                atoms, _ = self._body(r)
+                res.extend(x for x in atoms.tolist() if x not in self._value)
+            return res
+
+        work: list[tuple[int, list[int], int]] = []
+        if target in self._value:
+            return out
+        index[target] = low[target] = counter
+        counter += 1
+        stack.append(target)
+        on_stack.add(target)
+        work.append((target, deps(target), 0))
+        while work:
+            a, ds, i = work[-1]
+            if i < len(ds):
+                work[-1] = (a, ds, i + 1)
+                b = ds[i]
+                if b not in index:
+                    index[b] = low[b] = counter
+                    counter += 1
+                    stack.append(b)
+                    on_stack.add(b)
+                    work.append((b, deps(b), 0))
+                elif b in on_stack:
+                    low[a] = min(low[a], index[b])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[a])
+            if low[a] == index[a]:
+                comp: list[int] = []
+                while True:
+                    b = stack.pop()
+                    on_stack.discard(b)
+                    comp.append(b)
+                    if b == a:
+                        break
+                out.append(comp)
+        return out
+
+    def _is_cyclic(self, comp: list[int]) -> bool:
+        if len(comp) > 1:
+            return True
+        a = comp[0]
+        for r in self._rules_of(a).tolist():
+            atoms, _ = self._body(r)
+            if a in atoms.tolist():
+                return True
+        return False
+
+    def atom(self, atom: int) -> SddNode:
+        """The lineage SDD of ``atom`` (compiling what it depends on, once)."""
+        atom = int(atom)
+        found = self._value.get(atom)
+        if found is not None:
+            return found
+        if atom < 0 or atom >= self.gp.num_atoms:
+            return self.manager.false()
+        for comp in self._components(atom):
+            if not self._is_cyclic(comp):
+                self._store(comp[0], self._atom_sdd(comp[0], None, {}))
+                self._check()
+                continue
+            # least fixpoint of a recursive component, Gauss-Seidel; SDDs are canonical,
+            # so "no node id changed in a full pass" is exact convergence.
+            members = set(comp)
+            cur: dict[int, SddNode] = {a: self.manager.false() for a in comp}
+            changed = True
+            while changed:
+                changed = False
+                for a in comp:
+                    new = self._atom_sdd(a, members, cur)
+                    if new.id != cur[a].id:
+                        self._deref(cur[a])
+                        cur[a] = new
+                        changed = True
+                    else:
+                        self._deref(new)
+                    self._check()
+            for a in comp:
+                self._store(a, cur[a])
+        return self._value[atom]
+
+    def compile_roots(
+        self, roots: Sequence[RootSpec], *, label: Callable[[int], str] | None = None
+    ) -> list[SddNode]:
+        """SDDs for ``roots`` (each an atom id or a conjunction of literals), referenced."""
+        if not self._started:
+            self._started = time.monotonic()
+        out: list[SddNode] = []
+        for k, root in enumerate(roots):
+            lits: list[Literal] = [(int(root), True)] if isinstance(root, (int, np.integer)) else [
+                (int(a), bool(v)) for a, v in root
+            ]
+            node = self.manager.true()
+            for a, v in lits:
+                self._current_root = (k, a, label)
+                val = self.atom(a)
+                node = self._apply(node, val if v else ~val, True)
+                self._check()
+            out.append(node)
+        return out
+
+    def restart_clock(self) -> None:
+        """Start the time budget anew (for a later batch of roots)."""
+        self._started = time.monotonic()
+
+    def mpe_constraint(self) -> SddNode:
+        """Exactly one of (alternatives, none) for every AD group; ``true`` without groups."""
+        if self._mpe_constraint is not None:
+            return self._mpe_constraint
+        m = self.manager
+        node = m.true()
+        for g, members in enumerate(self.gp.groups):
+            vars_ = [int(leaf) + 1 for leaf in members] + [self.num_leaves + g + 1]
+            # exactly one: at least one, and no two
+            eo = m.false()
+            for v in vars_:
+                term = self._ref(m.literal(v))
+                for w in vars_:
+                    if w != v:
+                        term = self._apply(term, m.literal(-w), True)
+                eo = self._apply(eo, term, False)
+                self._deref(term)
+            node = self._apply(node, eo, True)
+            self._deref(eo)
+        self._mpe_constraint = node
+        return node

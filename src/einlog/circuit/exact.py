@@ -1,0 +1,365 @@
+"""Exact inference: marginals, conditionals and MPE from one compiled circuit.
+
+Why it is built this way: an :class:`ExactEngine` owns one
+:class:`~einlog.circuit.compile.SddCompiler` for its ground program, so
+lineages are compiled once and every later request (another evidence set,
+MPE) only conjoins roots in the same manager.  Per evidence set it builds
+one multi-rooted :class:`~einlog.circuit.tensor.TensorCircuit` with roots
+``[e, q1 & e, ..., qn & e]`` and answers ``P(q | e) = WMC(q & e) / WMC(e)``
+in log space (a subtraction of logs: exact for tiny evidence
+probabilities).  Leaf probabilities are inputs, never compiled in, so one
+circuit serves every parameter value, neural output and batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from einlog.circuit.compile import CompileLimits, Literal, RootSpec, SddCompiler, atom_label
+from einlog.circuit.tensor import CircuitCache, LiteralEncoding, TensorCircuit, build_tensor_circuit
+from einlog.errors import InferenceError, NeuralError
+from einlog.ground.program import GroundProgram
+from einlog.terms import Struct
+
+__all__ = [
+    "ExactEngine",
+    "MPEResult",
+    "LeafInputs",
+    "leaf_tensor",
+    "structure_key",
+    "compile_circuit",
+    "EvidenceSpec",
+]
+
+#: Evidence: ``(atom id or ground atom, truth value)`` pairs.
+EvidenceSpec = Sequence[tuple[int | Struct, bool]]
+
+
+def structure_key(gp: GroundProgram) -> str:
+    """A hash of everything that shapes the circuit of ``gp`` (not the leaf weights)."""
+    h = hashlib.sha256()
+    for arr in (gp.leaves, gp.rule_head, gp.rule_ptr, gp.body_atom, gp.body_neg):
+        a = np.ascontiguousarray(arr)
+        h.update(str(a.dtype).encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    h.update(repr([list(map(int, g)) for g in gp.groups]).encode())
+    h.update(repr([int(q) for q in gp.queries]).encode())
+    h.update(repr([(int(a), bool(v)) for a, v in gp.evidence]).encode())
+    h.update(str(gp.num_atoms).encode())
+    return h.hexdigest()
+
+
+def encoding_of(gp: GroundProgram) -> LiteralEncoding:
+    return LiteralEncoding(
+        int(gp.leaves.shape[0]), tuple(tuple(int(x) for x in g) for g in gp.groups)
+    )
+
+
+class LeafInputs:
+    """Builds the ``[L]`` (or ``[B, L]``) leaf-probability tensor of a ground program.
+
+    Precomputed once per program so the per-call path is a few vectorized ops:
+    constants, ``params[param_index]``, and neural values taken from a
+    caller-supplied tensor at the neural leaf positions.
+    """
+
+    def __init__(self, gp: GroundProgram) -> None:
+        n = len(gp.leaf_weight)
+        const = np.zeros(n, dtype=np.float64)
+        param_idx = np.full(n, -1, dtype=np.int64)
+        neural = np.zeros(n, dtype=bool)
+        for i, w in enumerate(gp.leaf_weight):
+            if w.kind == "const":
+                const[i] = float(w.value if w.value is not None else 0.0)
+            elif w.kind == "param":
+                param_idx[i] = int(w.param if w.param is not None else 0)
+            else:
+                neural[i] = True
+        self.num_leaves = n
+        self.const = torch.as_tensor(const)
+        self.param_idx = torch.as_tensor(param_idx)
+        self.is_param = self.param_idx >= 0
+        self.is_neural = torch.as_tensor(neural)
+        self.has_params = bool(self.is_param.any())
+        self.has_neural = bool(neural.any())
+        self.neural_labels = [str(gp.leaf_label[i]) for i in np.flatnonzero(neural)[:3]] if (
+            self.has_neural and gp.leaf_label
+        ) else []
+
+    def __call__(
+        self,
+        params: torch.Tensor | Sequence[float] | None = None,
+        neural: torch.Tensor | None = None,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        if neural is not None and not isinstance(neural, torch.Tensor):
+            neural = torch.as_tensor(neural)
+        if device is None:
+            for t in (params, neural):
+                if isinstance(t, torch.Tensor):
+                    device = t.device
+                    break
+        out = self.const.to(dtype=dtype, device=device)
+        if self.has_params:
+            if params is None:
+                raise InferenceError(
+                    "the program has learnable t(...) parameters but no parameter values were "
+                    "given",
+                    hint="pass params=... (the program's parameter vector)",
+                )
+            pt = torch.as_tensor(params, dtype=dtype, device=out.device)
+            idx = self.param_idx.to(out.device)
+            mask = self.is_param.to(out.device)
+            gathered = pt.index_select(-1, torch.clamp(idx, min=0))
+            out = torch.where(mask, gathered, out)
+        if self.has_neural:
+            if neural is None:
+                names = ", ".join(self.neural_labels)
+                raise NeuralError(
+                    f"the ground program has neural leaves ({names}, ...) but no neural outputs "
+                    "were supplied",
+                    hint="evaluate the networks first and pass their outputs as neural=[L] or "
+                    "[batch, L] (values at the neural leaf positions are used)",
+                )
+            nt = neural.to(dtype=dtype, device=out.device)
+            out = torch.where(self.is_neural.to(out.device), nt, out)
+        return out
+
+
+def leaf_tensor(
+    gp: GroundProgram,
+    params: torch.Tensor | Sequence[float] | None = None,
+    neural: torch.Tensor | None = None,
+    *,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """Leaf probabilities ``[L]`` of ``gp``: constants, ``params[i]`` for ``t(...)`` leaves and
+    ``neural[..., leaf]`` for neural leaves (error when neural leaves have no values)."""
+    return LeafInputs(gp)(params, neural, dtype=dtype)
+
+
+def compile_circuit(
+    gp: GroundProgram,
+    roots: Sequence[RootSpec] | None = None,
+    *,
+    limits: CompileLimits | None = None,
+    smooth: bool = False,
+) -> TensorCircuit:
+    """Compile ``roots`` (atom ids or conjunctions of ``(atom, bool)``; default: the queries)
+    of ``gp`` into one :class:`TensorCircuit`."""
+    if roots is None:
+        roots = [int(q) for q in gp.queries]
+    order = [int(r) if isinstance(r, (int, np.integer)) else int(r[0][0]) for r in roots if
+             isinstance(r, (int, np.integer)) or len(r)]
+    compiler = SddCompiler(gp, order_roots=order or None, limits=limits)
+    nodes = compiler.compile_roots(roots)
+    return build_tensor_circuit(compiler.manager, nodes, encoding_of(gp), smooth=smooth)
+
+
+@dataclass
+class MPEResult:
+    """Most probable explanation: truth of every leaf and the world's probability."""
+
+    assignment: torch.Tensor  # bool [L] or [B, L]
+    probability: torch.Tensor  # [] or [B]
+    log_probability: torch.Tensor
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield self.assignment
+        yield self.probability
+
+
+class ExactEngine:
+    """Exact (ProbLog) inference for the queries of one ground program.
+
+    ``roots``: atom ids to answer (default ``gp.queries``).  ``cache`` and
+    ``cache_key`` (e.g. :func:`structure_key`) let callers share compiled
+    circuits across engines of structurally identical programs.
+    """
+
+    def __init__(
+        self,
+        gp: GroundProgram,
+        roots: Sequence[int] | None = None,
+        *,
+        limits: CompileLimits | None = None,
+        cache: CircuitCache[TensorCircuit] | None = None,
+        cache_key: Hashable | None = None,
+        vtree_type: str = "balanced",
+    ) -> None:
+        self.gp = gp
+        self.queries = [int(q) for q in (gp.queries if roots is None else roots)]
+        self.limits = limits or CompileLimits()
+        self.cache = cache
+        self.cache_key = cache_key
+        self.vtree_type = vtree_type
+        self.inputs = LeafInputs(gp)
+        self.encoding = encoding_of(gp)
+        self._compiler: SddCompiler | None = None
+        self._circuits: dict[tuple[Literal, ...], TensorCircuit] = {}
+        self._mpe_circuits: dict[tuple[Literal, ...], TensorCircuit] = {}
+
+    # ------------------------------------------------------------ compilation
+    @property
+    def compiler(self) -> SddCompiler:
+        if self._compiler is None:
+            order = self.queries + [int(a) for a, _ in self.gp.evidence]
+            self._compiler = SddCompiler(
+                self.gp, order_roots=order, limits=self.limits, vtree_type=self.vtree_type
+            )
+        return self._compiler
+
+    def _evidence(self, evidence: EvidenceSpec | None) -> tuple[Literal, ...]:
+        ev = self.gp.evidence if evidence is None else evidence
+        out: list[Literal] = []
+        for a, v in ev:
+            if isinstance(a, Struct):
+                aid = self.gp.atom_id(a)
+                out.append((-1 if aid is None else aid, bool(v)))
+            else:
+                out.append((int(a), bool(v)))
+        return tuple(out)
+
+    def _label(self, atom: int) -> str:
+        return atom_label(self.gp, atom)
+
+    def _format_evidence(self, ev: Sequence[Literal]) -> str:
+        return ", ".join(f"{self._label(a)}={'true' if v else 'false'}" for a, v in ev)
+
+    def circuit(self, evidence: EvidenceSpec | None = None) -> TensorCircuit:
+        """The circuit with roots ``[e, q1 & e, ...]`` (just ``[q1, ...]`` without evidence)."""
+        ev = self._evidence(evidence)
+        found = self._circuits.get(ev)
+        if found is not None:
+            return found
+
+        def build() -> TensorCircuit:
+            comp = self.compiler
+            comp.restart_clock()
+            roots: list[RootSpec] = []
+            if ev:
+                roots.append(list(ev))
+            for q in self.queries:
+                roots.append([(q, True), *ev])
+
+            def label(k: int) -> str:
+                if ev and k == 0:
+                    return "the evidence " + self._format_evidence(ev)
+                return f"query {self._label(self.queries[k - (1 if ev else 0)])}"
+
+            nodes = comp.compile_roots(roots, label=label)
+            return build_tensor_circuit(comp.manager, nodes, self.encoding)
+
+        if self.cache is not None and self.cache_key is not None:
+            key = ("exact", self.cache_key, tuple(self.queries), ev)
+            circ = self.cache.get_or_build(key, build)
+        else:
+            circ = build()
+        self._circuits[ev] = circ
+        return circ
+
+    @property
+    def circuit_size(self) -> dict[str, int]:
+        """Size of the circuit for the program's own evidence (nodes, edges, SDD size...)."""
+        return self.circuit().size()
+
+    # ------------------------------------------------------------ inference
+    def _leaves(self, leaf_probs: torch.Tensor | None, params: torch.Tensor | None
+                ) -> torch.Tensor:
+        if leaf_probs is not None:
+            if not isinstance(leaf_probs, torch.Tensor):
+                leaf_probs = torch.as_tensor(leaf_probs, dtype=torch.float64)
+            return leaf_probs
+        return self.inputs(params)
+
+    def log_probabilities(
+        self,
+        leaf_probs: torch.Tensor | None = None,
+        evidence: EvidenceSpec | None = None,
+        *,
+        params: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``log P(q | e)`` for every query: ``[Q]`` or ``[B, Q]``."""
+        ev = self._evidence(evidence)
+        p = self._leaves(leaf_probs, params)
+        circ = self.circuit(ev).to(p.device)
+        out = circ.forward(p, log=True)
+        if not ev:
+            return out
+        log_e = out[..., :1]
+        if bool((log_e == -torch.inf).any()):
+            raise InferenceError(
+                "evidence is inconsistent (probability 0): " + self._format_evidence(ev),
+                hint="check the evidence atoms: they cannot all hold in any possible world",
+            )
+        return out[..., 1:] - log_e
+
+    def probabilities(
+        self,
+        leaf_probs: torch.Tensor | None = None,
+        evidence: EvidenceSpec | None = None,
+        *,
+        params: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``P(q)`` or ``P(q | e)`` for every query (log-space evaluation, then ``exp``)."""
+        return torch.exp(self.log_probabilities(leaf_probs, evidence, params=params))
+
+    def evidence_probability(
+        self,
+        leaf_probs: torch.Tensor | None = None,
+        evidence: EvidenceSpec | None = None,
+        *,
+        params: torch.Tensor | None = None,
+        log: bool = False,
+    ) -> torch.Tensor:
+        """``P(e)`` (1 without evidence)."""
+        ev = self._evidence(evidence)
+        p = self._leaves(leaf_probs, params)
+        if not ev:
+            shape = p.shape[:-1]
+            return torch.zeros(shape, dtype=p.dtype) if log else torch.ones(shape, dtype=p.dtype)
+        out = self.circuit(ev).to(p.device).forward(p, log=True)[..., 0]
+        return out if log else torch.exp(out)
+
+    def mpe(
+        self,
+        leaf_probs: torch.Tensor | None = None,
+        evidence: EvidenceSpec | None = None,
+        *,
+        params: torch.Tensor | None = None,
+    ) -> MPEResult:
+        """The most probable world consistent with the evidence: leaf truth values and P(world, e).
+
+        Leaves the evidence does not constrain take their more probable value.
+        """
+        ev = self._evidence(evidence)
+        p = self._leaves(leaf_probs, params)
+        circ = self._mpe_circuits.get(ev)
+        if circ is None:
+            comp = self.compiler
+            comp.restart_clock()
+            node = comp.compile_roots(
+                [list(ev)], label=lambda k: "the evidence " + self._format_evidence(ev)
+            )[0]
+            constraint = comp.mpe_constraint()
+            root = node & constraint
+            root.ref()
+            circ = build_tensor_circuit(comp.manager, [root], self.encoding, smooth=True)
+            self._mpe_circuits[ev] = circ
+        circ = circ.to(p.device)
+        assign, logv = circ.mpe(p)
+        if bool((logv == -torch.inf).any()):
+            raise InferenceError(
+                "evidence is inconsistent (probability 0): " + self._format_evidence(ev),
+                hint="check the evidence atoms: they cannot all hold in any possible world",
+            )
+        leaves = assign[..., : self.encoding.num_leaves]
+        return MPEResult(leaves, torch.exp(logv), logv)

@@ -1,0 +1,591 @@
+"""Layered tensor circuits: an SDD turned into a few torch ops per layer.
+
+Why it is built this way:
+
+* **One buffer, one loop iteration per layer.**  Node values live in one
+  ``[batch, N]`` tensor laid out as ``[false, true, pos literals, neg
+  literals, decision nodes by depth]``.  A decision node is an OR of
+  elements ``prime AND sub``; all decision nodes of one depth are evaluated
+  by two ``index_select`` (primes, subs), one elementwise product (a sum in
+  log space) and one segment reduction (``index_add`` for sums, a
+  max-shifted ``index_add`` of exponentials for log-sum-exp,
+  ``scatter_reduce(amax)`` for max-product), whose result is written into a
+  contiguous slice of the buffer.  ``index_select`` does not save its input
+  for backward, so the in-place slice writes keep autograd intact.  Index
+  arrays are flat buffers (``register_buffer``) with per-layer offsets kept
+  as Python ints, so ``.to(device)`` moves everything and nothing is
+  created off the input's device.
+
+* **Literal weights from leaf probabilities, inside the module.**  Inputs
+  are leaf probabilities ``[batch, L]``; independent leaves give ``p`` and
+  ``1-p``; annotated-disjunction leaves give the sequential-encoding
+  conditionals ``q_i = p_i / (p_i + tail_i)`` and ``1 - q_i = tail_i /
+  (p_i + tail_i)`` with ``tail_i = sum_{j>i} p_j + none`` computed by an
+  ``index_add`` over (i, j) pairs: no cumulative-sum cancellation, so
+  small probabilities keep their relative precision, and gradients reach
+  every ``p_j``.  Log space uses ``log p`` and ``log1p(-p)`` directly.
+
+* **Smoothing only where it matters.**  With sequential AD encoding every
+  variable has ``w(x) + w(~x) = 1``, so sum-product needs no smoothing.
+  Max-product does: a variable missing below an element contributes
+  ``max(w(x), w(~x))``.  The missing variables of an element are the vtree
+  siblings on the path from the vtree node the element should cover to the
+  one its child actually covers; their max-weights are summed (log space)
+  once per call by a CSR gather, before the layer loop.
+
+* **MPE decoding without Python per node.**  Max-product records, per
+  layer, the first maximising element of every node; decoding walks the
+  layers top-down marking active nodes with one ``scatter_`` per layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+import torch
+from pysdd.sdd import SddManager, SddNode
+
+__all__ = ["TensorCircuit", "CircuitCache", "LiteralEncoding", "build_tensor_circuit"]
+
+_NEG_INF = -math.inf
+
+
+@dataclass(frozen=True)
+class LiteralEncoding:
+    """How leaves map to SDD variables: ``num_leaves`` leaves, then one *none* var per group."""
+
+    num_leaves: int
+    groups: tuple[tuple[int, ...], ...]
+
+    @property
+    def num_vars(self) -> int:
+        return self.num_leaves + len(self.groups)
+
+
+def _vtree_tables(manager: SddManager) -> tuple[dict[int, int], list[int], list[int], list[int],
+                                                list[list[int]]]:
+    """Vtree as tables by in-order position: parent, left, right, vars below."""
+    root = manager.vtree()
+    nodes: dict[int, object] = {}
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        nodes[v.position()] = v
+        if not v.is_leaf():
+            stack.append(v.left())
+            stack.append(v.right())
+    n = max(nodes) + 1
+    parent = [-1] * n
+    left = [-1] * n
+    right = [-1] * n
+    var_pos: dict[int, int] = {}
+    for pos, v in nodes.items():
+        if v.is_leaf():  # type: ignore[attr-defined]
+            var_pos[int(v.var())] = pos  # type: ignore[attr-defined]
+        else:
+            lp = v.left().position()  # type: ignore[attr-defined]
+            rp = v.right().position()  # type: ignore[attr-defined]
+            left[pos], right[pos] = lp, rp
+            parent[lp] = parent[rp] = pos
+    # vars below each vtree node (in-order positions: leaves of v are a contiguous range)
+    below: list[list[int]] = [[] for _ in range(n)]
+    leaf_var = {pos: var for var, pos in var_pos.items()}
+    for pos in range(n):
+        if pos in leaf_var:
+            p = pos
+            while p != -1:
+                below[p].append(leaf_var[pos])
+                p = parent[p]
+    return var_pos, parent, left, right, below
+
+
+class TensorCircuit(torch.nn.Module):
+    """A multi-rooted arithmetic circuit over leaf probabilities.
+
+    ``forward(leaf_probs)`` maps ``[L]`` or ``[batch, L]`` probabilities to
+    root values ``[R]`` or ``[batch, R]`` (probability space; ``log=True``
+    for log space).  :meth:`max_product` and :meth:`mpe` evaluate the same
+    structure in the max-product semiring (needs ``smooth=True`` at build).
+    """
+
+    prime: torch.Tensor
+    sub: torch.Tensor
+    seg: torch.Tensor
+    roots: torch.Tensor
+    tail_i: torch.Tensor
+    tail_j: torch.Tensor
+    member_leaf: torch.Tensor
+    member_group: torch.Tensor
+    leaf_group: torch.Tensor
+    grouped: torch.Tensor
+    elem_smooth_ptr: torch.Tensor
+    elem_smooth_vnode: torch.Tensor
+    elem_smooth_seg: torch.Tensor
+    vnode_var: torch.Tensor
+    vnode_seg: torch.Tensor
+
+    def __init__(
+        self,
+        encoding: LiteralEncoding,
+        prime: np.ndarray,
+        sub: np.ndarray,
+        seg: np.ndarray,
+        layers: list[tuple[int, int, int, int]],
+        roots: np.ndarray,
+        num_nodes: int,
+        smoothing: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None = None,
+        sdd_size: int = 0,
+    ) -> None:
+        super().__init__()
+        self.encoding = encoding
+        self.num_leaves = encoding.num_leaves
+        self.num_vars = encoding.num_vars
+        self.num_nodes = num_nodes
+        self.layers = layers
+        self.num_roots = len(roots)
+        self.sdd_size = sdd_size
+        self.register_buffer("prime", torch.as_tensor(prime, dtype=torch.long))
+        self.register_buffer("sub", torch.as_tensor(sub, dtype=torch.long))
+        self.register_buffer("seg", torch.as_tensor(seg, dtype=torch.long))
+        self.register_buffer("roots", torch.as_tensor(roots, dtype=torch.long))
+        # annotated disjunctions (sequential encoding)
+        groups = encoding.groups
+        ti: list[int] = []
+        tj: list[int] = []
+        ml: list[int] = []
+        mg: list[int] = []
+        leaf_group = np.full(max(encoding.num_leaves, 0), -1, dtype=np.int64)
+        for g, members in enumerate(groups):
+            for k, leaf in enumerate(members):
+                ml.append(leaf)
+                mg.append(g)
+                leaf_group[leaf] = g
+                for later in members[k + 1 :]:
+                    ti.append(leaf)
+                    tj.append(later)
+        self.num_groups = len(groups)
+        self.register_buffer("tail_i", torch.as_tensor(ti, dtype=torch.long))
+        self.register_buffer("tail_j", torch.as_tensor(tj, dtype=torch.long))
+        self.register_buffer("member_leaf", torch.as_tensor(ml, dtype=torch.long))
+        self.register_buffer("member_group", torch.as_tensor(mg, dtype=torch.long))
+        self.register_buffer("leaf_group", torch.as_tensor(np.maximum(leaf_group, 0)))
+        self.register_buffer("grouped", torch.as_tensor(leaf_group >= 0))
+        self.smooth = smoothing is not None
+        if smoothing is not None:
+            e_vnode, e_seg, v_var, v_seg, n_vnodes = smoothing
+            self.num_vnodes = n_vnodes
+            self.register_buffer("elem_smooth_vnode", torch.as_tensor(e_vnode, dtype=torch.long))
+            self.register_buffer("elem_smooth_seg", torch.as_tensor(e_seg, dtype=torch.long))
+            self.register_buffer("vnode_var", torch.as_tensor(v_var, dtype=torch.long))
+            self.register_buffer("vnode_seg", torch.as_tensor(v_seg, dtype=torch.long))
+
+    # ------------------------------------------------------------ size
+    @property
+    def num_elements(self) -> int:
+        return int(self.prime.shape[0])
+
+    def size(self) -> dict[str, int]:
+        """Circuit size: decision nodes, elements, edges (2 per element + 1 per element to its
+        node), layers, and the SDD size (elements) of the compiled roots."""
+        n_dec = self.num_nodes - 2 - 2 * self.num_vars
+        return {
+            "nodes": n_dec + 2 * self.num_vars,
+            "decision_nodes": n_dec,
+            "elements": self.num_elements,
+            "edges": 3 * self.num_elements,
+            "layers": len(self.layers),
+            "sdd_size": self.sdd_size,
+            "roots": self.num_roots,
+        }
+
+    # ------------------------------------------------------------ literal weights
+    def _group_terms(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``none`` mass per group ``[B, G]`` and ``tail`` per leaf ``[B, L]``."""
+        b = p.shape[0]
+        gsum = p.new_zeros(b, self.num_groups).index_add_(
+            1, self.member_group, p.index_select(1, self.member_leaf)
+        )
+        none = torch.clamp(1.0 - gsum, min=0.0)
+        tail = p.new_zeros(b, self.num_leaves).index_add_(
+            1, self.tail_i, p.index_select(1, self.tail_j)
+        )
+        tail = tail + none.index_select(1, self.leaf_group)
+        return none, tail
+
+    def literal_weights(
+        self, p: torch.Tensor, *, log: bool = False, mode: str = "sum"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positive and negative weights ``[B, V]`` of every SDD variable.
+
+        ``mode="sum"``: sequential AD encoding (``q_i``, ``1-q_i``);
+        ``mode="max"``: indicator encoding for MPE (``p_i``/1, ``none``/1).
+        """
+        if log:
+            pos_leaf = torch.log(p)
+            neg_leaf = torch.log1p(-p)
+        else:
+            pos_leaf = p
+            neg_leaf = 1.0 - p
+        b = p.shape[0]
+        if self.num_groups == 0:
+            return pos_leaf, neg_leaf
+        none, tail = self._group_terms(p)
+        g = self.grouped
+        if mode == "sum":
+            denom = p + tail
+            ok = denom > 0
+            dsafe = torch.where(ok, denom, torch.ones_like(denom))
+            if log:
+                ld = torch.log(dsafe)
+                qpos = torch.where(ok, pos_leaf - ld, torch.full_like(p, _NEG_INF))
+                qneg = torch.where(ok, torch.log(tail) - ld, torch.zeros_like(p))
+                npos = torch.full((b, self.num_groups), _NEG_INF, dtype=p.dtype, device=p.device)
+                nneg = torch.zeros((b, self.num_groups), dtype=p.dtype, device=p.device)
+            else:
+                qpos = torch.where(ok, p / dsafe, torch.zeros_like(p))
+                qneg = torch.where(ok, tail / dsafe, torch.ones_like(p))
+                npos = p.new_zeros(b, self.num_groups)
+                nneg = p.new_ones(b, self.num_groups)
+            pos = torch.where(g, qpos, pos_leaf)
+            neg = torch.where(g, qneg, neg_leaf)
+        elif mode == "max":
+            one = torch.zeros_like(p) if log else torch.ones_like(p)
+            pos = pos_leaf
+            neg = torch.where(g, one, neg_leaf)
+            npos = torch.log(none) if log else none
+            nneg = torch.zeros_like(none) if log else torch.ones_like(none)
+        else:
+            raise ValueError(f"unknown literal mode {mode!r}")
+        return torch.cat([pos, npos], dim=1), torch.cat([neg, nneg], dim=1)
+
+    # ------------------------------------------------------------ evaluation
+    @staticmethod
+    def _as_batch(leaf_probs: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        if leaf_probs.dim() == 1:
+            return leaf_probs.unsqueeze(0), True
+        if leaf_probs.dim() != 2:
+            raise ValueError("leaf probabilities must be [L] or [batch, L]")
+        return leaf_probs, False
+
+    def _init_buffer(self, pos: torch.Tensor, neg: torch.Tensor, log: bool) -> torch.Tensor:
+        b = pos.shape[0]
+        n_dec = self.num_nodes - 2 - 2 * self.num_vars
+        const = pos.new_tensor([_NEG_INF, 0.0] if log else [0.0, 1.0]).expand(b, 2)
+        rest = pos.new_zeros(b, n_dec)
+        return torch.cat([const, pos, neg, rest], dim=1)
+
+    def forward(self, leaf_probs: torch.Tensor, log: bool = False) -> torch.Tensor:
+        """Root values (probabilities, or log-probabilities when ``log``)."""
+        p, squeeze = self._as_batch(leaf_probs)
+        if p.shape[1] != self.num_leaves:
+            raise ValueError(f"expected {self.num_leaves} leaf probabilities, got {p.shape[1]}")
+        pos, neg = self.literal_weights(p, log=log, mode="sum")
+        val = self._init_buffer(pos, neg, log)
+        b = p.shape[0]
+        for nlo, nhi, elo, ehi in self.layers:
+            pr = val.index_select(1, self.prime[elo:ehi])
+            su = val.index_select(1, self.sub[elo:ehi])
+            seg = self.seg[elo:ehi]
+            n = nhi - nlo
+            if log:
+                e = pr + su
+                m = torch.full((b, n), _NEG_INF, dtype=e.dtype, device=e.device)
+                m = m.scatter_reduce(1, seg.expand(b, -1), e.detach(), "amax", include_self=True)
+                m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+                ex = torch.exp(e - m.index_select(1, seg))
+                s = e.new_zeros(b, n).index_add_(1, seg, ex)
+                pos_s = s > 0
+                out = torch.where(
+                    pos_s, torch.log(torch.where(pos_s, s, torch.ones_like(s))) + m,
+                    torch.full_like(s, _NEG_INF),
+                )
+            else:
+                out = (pr * su).new_zeros(b, n).index_add_(1, seg, pr * su)
+            val[:, nlo:nhi] = out
+        res = val.index_select(1, self.roots)
+        return res.squeeze(0) if squeeze else res
+
+    def log_forward(self, leaf_probs: torch.Tensor) -> torch.Tensor:
+        """Root log-probabilities (exact for values near 0)."""
+        return self.forward(leaf_probs, log=True)
+
+    def evaluate(self, leaf_probs: torch.Tensor, semiring: str = "prob") -> torch.Tensor:
+        """Root values in ``prob``, ``log`` (log-probability) or ``max`` (log max-product)."""
+        if semiring in ("prob", "probability"):
+            return self.forward(leaf_probs)
+        if semiring in ("log", "logprob", "log-probability"):
+            return self.forward(leaf_probs, log=True)
+        if semiring in ("max", "max-product", "mpe"):
+            return self.max_product(leaf_probs)[0]
+        raise ValueError(f"semiring {semiring!r} is not supported by tensor circuits")
+
+    def _smoothing(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        """Per element (and one extra entry per root) log max-weight of missing variables."""
+        b = pos.shape[0]
+        best = torch.maximum(pos, neg)  # [B, V] (log)
+        vfree = best.new_zeros(b, self.num_vnodes).index_add_(
+            1, self.vnode_seg, best.index_select(1, self.vnode_var)
+        )
+        n_entries = self.num_elements + self.num_roots
+        return best.new_zeros(b, n_entries).index_add_(
+            1, self.elem_smooth_seg, vfree.index_select(1, self.elem_smooth_vnode)
+        )
+
+    def max_product(
+        self, leaf_probs: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Log max-product root values, per-layer chosen elements, literal weights."""
+        if not self.smooth:
+            raise ValueError("this circuit was built without smoothing; max-product needs it")
+        p, _ = self._as_batch(leaf_probs)
+        pos, neg = self.literal_weights(p, log=True, mode="max")
+        sm = self._smoothing(pos, neg)
+        val = self._init_buffer(pos, neg, True)
+        b = p.shape[0]
+        chosen: list[torch.Tensor] = []
+        for nlo, nhi, elo, ehi in self.layers:
+            seg = self.seg[elo:ehi]
+            n = nhi - nlo
+            e = val.index_select(1, self.prime[elo:ehi]) + val.index_select(
+                1, self.sub[elo:ehi]
+            ) + sm[:, elo:ehi]
+            out = torch.full((b, n), _NEG_INF, dtype=e.dtype, device=e.device)
+            out = out.scatter_reduce(1, seg.expand(b, -1), e, "amax", include_self=True)
+            is_max = e >= out.index_select(1, seg)
+            ids = torch.arange(elo, ehi, device=e.device).expand(b, -1)
+            cand = torch.where(is_max, ids, torch.full_like(ids, ehi))
+            pick = torch.full((b, n), ehi, dtype=torch.long, device=e.device)
+            pick = pick.scatter_reduce(1, seg.expand(b, -1), cand, "amin", include_self=True)
+            pick = torch.clamp(pick, max=ehi - 1)
+            chosen.append(pick)
+            val[:, nlo:nhi] = out
+        res = val.index_select(1, self.roots) + sm[:, self.num_elements :]
+        return res, chosen, pos, neg
+
+    def mpe(self, leaf_probs: torch.Tensor, root: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Most probable assignment of the SDD variables under root ``root``.
+
+        Returns ``(assignment [B, V] bool, log max-product value [B])``.
+        """
+        p, squeeze = self._as_batch(leaf_probs)
+        with torch.no_grad():
+            res, chosen, pos, neg = self.max_product(p)
+            b = p.shape[0]
+            active = torch.zeros(b, self.num_nodes, dtype=torch.bool, device=p.device)
+            active[:, int(self.roots[root])] = True
+            for (nlo, nhi, _, _), pick in zip(reversed(self.layers), reversed(chosen)):
+                act = active[:, nlo:nhi]
+                for child in (self.prime, self.sub):
+                    target = torch.where(act, child[pick], torch.zeros_like(pick))
+                    active.scatter_(1, target, act | active.gather(1, target))
+            v = self.num_vars
+            pos_act = active[:, 2 : 2 + v]
+            neg_act = active[:, 2 + v : 2 + 2 * v]
+            assign = pos_act | (~neg_act & (pos >= neg))
+            value = res[:, root]
+        if squeeze:
+            return assign.squeeze(0), value.squeeze(0)
+        return assign, value
+
+
+def build_tensor_circuit(
+    manager: SddManager,
+    roots: Sequence[SddNode],
+    encoding: LiteralEncoding,
+    *,
+    smooth: bool = False,
+) -> TensorCircuit:
+    """Convert the (shared) SDD under ``roots`` into a :class:`TensorCircuit`."""
+    v = encoding.num_vars
+    base = 2 + 2 * v
+
+    def lit_slot(lit: int) -> int:
+        return 2 + (lit - 1) if lit > 0 else 2 + v + (-lit - 1)
+
+    def terminal_slot(node: SddNode) -> int:
+        if node.is_false():
+            return 0
+        if node.is_true():
+            return 1
+        return lit_slot(int(node.literal))
+
+    # iterative post-order over decision nodes
+    tmp_index: dict[int, int] = {}
+    depth_of: list[int] = []
+    elems_of: list[list[tuple[SddNode, SddNode]]] = []
+    vtree_of: list[int] = []
+    node_obj: list[SddNode] = []
+    for root in roots:
+        if not root.is_decision() or root.id in tmp_index:
+            continue
+        stack: list[tuple[SddNode, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node.id in tmp_index:
+                continue
+            if not expanded:
+                stack.append((node, True))
+                for p, s in node.elements():
+                    if s.is_decision() and s.id not in tmp_index:
+                        stack.append((s, False))
+                    if p.is_decision() and p.id not in tmp_index:
+                        stack.append((p, False))
+                continue
+            elems = [(p, s) for p, s in node.elements() if not s.is_false()]
+            d = 0
+            for p, s in elems:
+                if p.is_decision():
+                    d = max(d, depth_of[tmp_index[p.id]])
+                if s.is_decision():
+                    d = max(d, depth_of[tmp_index[s.id]])
+            tmp_index[node.id] = len(depth_of)
+            depth_of.append(d + 1)
+            elems_of.append(elems)
+            vtree_of.append(node.vtree().position() if smooth else -1)
+            node_obj.append(node)
+    n_dec = len(depth_of)
+    depths = np.asarray(depth_of, dtype=np.int64)
+    order = np.argsort(depths, kind="stable")
+    slot = np.empty(n_dec, dtype=np.int64)
+    slot[order] = base + np.arange(n_dec)
+
+    def child_slot(node: SddNode) -> int:
+        if node.is_decision():
+            return int(slot[tmp_index[node.id]])
+        return terminal_slot(node)
+
+    primes: list[int] = []
+    subs: list[int] = []
+    segs: list[int] = []
+    layers: list[tuple[int, int, int, int]] = []
+    smooth_rows: list[list[int]] = []  # per element (then per root): missing vtree nodes
+    if smooth:
+        var_pos, parent, left, right, below = _vtree_tables(manager)
+        tabs = (var_pos, parent, left, right)
+    cur_depth = -1
+    nlo = elo = 0
+    for k, t in enumerate(order.tolist()):
+        d = depth_of[t]
+        if d != cur_depth:
+            if cur_depth != -1:
+                layers.append((nlo, base + k, elo, len(primes)))
+            cur_depth = d
+            nlo = base + k
+            elo = len(primes)
+        node_slot = base + k
+        for p, s in elems_of[t]:
+            primes.append(child_slot(p))
+            subs.append(child_slot(s))
+            segs.append(node_slot - nlo)
+            if smooth:
+                vt = vtree_of[t]
+                smooth_rows.append(
+                    _missing(p, left[vt], *tabs) + _missing(s, right[vt], *tabs)
+                )
+    if n_dec:
+        layers.append((nlo, base + n_dec, elo, len(primes)))
+    root_slots = np.asarray([child_slot(r) for r in roots], dtype=np.int64)
+    smoothing = None
+    if smooth:
+        top = manager.vtree().position()
+        for r in roots:
+            smooth_rows.append([] if r.is_false() else _missing(r, top, *tabs))
+        e_seg = np.repeat(np.arange(len(smooth_rows)), [len(r) for r in smooth_rows])
+        e_vnode = np.asarray([x for r in smooth_rows for x in r], dtype=np.int64)
+        v_seg = np.repeat(np.arange(len(below)), [len(b) for b in below])
+        # below holds 1-based SDD vars; weights are indexed 0-based
+        v_var = np.asarray([x - 1 for b in below for x in b], dtype=np.int64)
+        smoothing = (e_vnode, e_seg.astype(np.int64), v_var, v_seg.astype(np.int64), len(below))
+    sdd_size = int(sum(len(e) for e in elems_of))
+    return TensorCircuit(
+        encoding,
+        np.asarray(primes, dtype=np.int64),
+        np.asarray(subs, dtype=np.int64),
+        np.asarray(segs, dtype=np.int64),
+        layers,
+        root_slots,
+        base + n_dec,
+        smoothing,
+        sdd_size,
+    )
+
+
+def _missing(
+    node: SddNode,
+    expected: int,
+    var_pos: dict[int, int],
+    parent: list[int],
+    left: list[int],
+    right: list[int],
+) -> list[int]:
+    """Vtree nodes whose variables ``expected`` covers but ``node`` does not mention."""
+    if node.is_false():
+        return []
+    if node.is_true():
+        return [expected]
+    if node.is_literal():
+        actual = var_pos[abs(int(node.literal))]
+    else:
+        actual = node.vtree().position()
+    out: list[int] = []
+    a = actual
+    while a != expected:
+        par = parent[a]
+        if par == -1:  # pragma: no cover - the SDD invariants rule this out
+            raise AssertionError("SDD node outside its expected vtree")
+        out.append(right[par] if left[par] == a else left[par])
+        a = par
+    return out
+
+
+V = TypeVar("V")
+
+
+class CircuitCache(Generic[V]):
+    """An LRU cache of compiled circuits keyed by a caller-supplied key.
+
+    The key should identify the structure of what was compiled (e.g.
+    :func:`einlog.circuit.exact.structure_key` of a ground program plus the
+    roots); weights are inputs, not part of the key.
+    """
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> V | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+            self.hits += 1
+        return item
+
+    def put(self, key: Hashable, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+
+    def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
+        item = self.get(key)
+        if item is None:
+            self.misses += 1
+            item = build()
+            self.put(key, item)
+        return item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def clear(self) -> None:
+        self._items.clear()
