@@ -1,1 +1,165 @@
-"""einlog.ground (see docs/architecture.md)."""
+"""Grounding: from the IR and a set of queries to a :class:`GroundProgram` with provenance.
+
+Two engines share one entry point, :func:`ground`:
+
+* ``topdown`` (:mod:`einlog.ground.topdown`): SLD resolution with variant
+  tabling; handles everything (function symbols, lists, builtins,
+  aggregates, choices, neural predicates) and grounds only what the queries
+  need.
+* ``columnar`` (:mod:`einlog.ground.columnar`, written separately): a
+  vectorized bottom-up engine for function-free Datalog parts; it returns
+  ``None`` when the program (or the part the queries need) is not eligible.
+
+``engine="auto"`` (the default) asks the columnar engine first when it is
+installed and falls back to top-down when it declines; ``"topdown"`` and
+``"columnar"`` force one engine (differential tests compare the two).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from einlog.errors import ConfigError, UnsupportedError
+from einlog.ground.program import AtomTable, GroundProgram, GroundWeight
+from einlog.ground.result import Grounding, GroundingLimits, GroundingStats
+from einlog.ir.nodes import IRProgram
+from einlog.terms import Struct
+
+__all__ = [
+    "ground",
+    "ground_topdown",
+    "Grounding",
+    "GroundingLimits",
+    "GroundingStats",
+    "GroundProgram",
+    "GroundWeight",
+    "AtomTable",
+    "ENGINES",
+]
+
+Engine = Literal["auto", "topdown", "columnar"]
+ENGINES = ("auto", "topdown", "columnar")
+
+
+def _columnar() -> Any | None:
+    try:
+        return importlib.import_module("einlog.ground.columnar")
+    except ImportError:
+        return None
+
+
+def ground(
+    ir: IRProgram,
+    queries: Sequence[Struct] | None = None,
+    limits: GroundingLimits | None = None,
+    *,
+    engine: Engine = "auto",
+) -> Grounding:
+    """Ground ``ir`` for ``queries`` (default: the program's queries) and its evidence.
+
+    Queries may contain variables; their answers are the ground instances
+    derivable in at least one possible world (see :class:`Grounding`).
+    Raises :class:`~einlog.errors.GroundingError` (bad builtin arguments,
+    probabilities out of range), :class:`~einlog.errors.GroundingLimitError`
+    (grounding does not terminate within ``limits``) or
+    :class:`~einlog.errors.UnsupportedError`.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(
+            f"unknown grounding engine {engine!r}",
+            None,
+            f"choose one of {', '.join(ENGINES)}",
+        )
+    limits = limits if limits is not None else GroundingLimits()
+    if engine in ("auto", "columnar"):
+        mod = _columnar()
+        fn = getattr(mod, "ground_columnar", None) if mod is not None else None
+        if fn is not None:
+            result = fn(ir, queries, limits)
+            if result is not None:
+                return _normalize(result)
+        if engine == "columnar":
+            raise UnsupportedError(
+                "the columnar grounding engine cannot ground this program",
+                None,
+                "use engine='topdown' (or 'auto') for programs with function symbols, "
+                "builtins that build terms, or aggregates",
+            )
+    return ground_topdown(ir, queries, limits)
+
+
+def _normalize(result: Any) -> Grounding:
+    """Give an engine's result the dispatcher's shape (stats as :class:`GroundingStats`)."""
+    stats = result.stats
+    if isinstance(stats, dict):
+        seconds = float(stats.get("fixpoint_s", 0.0)) + float(stats.get("assemble_s", 0.0))
+        gp = result.program
+        stats = GroundingStats(
+            engine=str(stats.get("engine", "columnar")),
+            num_atoms=gp.num_atoms,
+            num_rules=gp.num_rules,
+            num_leaves=int(gp.leaves.shape[0]),
+            seconds=float(stats.get("seconds", seconds)),
+            extra=dict(stats),
+        )
+    if isinstance(result, Grounding):
+        result.stats = stats
+        return result
+    return Grounding(result.program, dict(result.answers), stats)
+
+
+def ground_topdown(
+    ir: IRProgram,
+    queries: Sequence[Struct] | None = None,
+    limits: GroundingLimits | None = None,
+) -> Grounding:
+    """Ground with the tabled top-down engine (see :mod:`einlog.ground.topdown`)."""
+    from einlog.ground.topdown import run_grounding
+
+    return run_grounding(_ground_topdown, ir, queries, limits or GroundingLimits())  # type: ignore[no-any-return]
+
+
+def _ground_topdown(
+    ir: IRProgram, queries: Sequence[Struct] | None, limits: GroundingLimits
+) -> Grounding:
+    from einlog.ground.build import build_program
+    from einlog.ground.builtins import order_key
+    from einlog.ground.topdown import TopDownGrounder
+
+    t0 = time.perf_counter()
+    g = TopDownGrounder(ir, limits)
+    qs = list(ir.queries if queries is None else queries)
+    evidence = list(ir.evidence)  # conditioning applies to explicit queries too
+    raw, per_query = g.ground_queries(qs, evidence)
+    strata = g.strata
+
+    # the front end's strata when they cover every predicate, else our own
+    use_ir = bool(ir.strata) and all(k in ir.strata for k in strata)
+    table = ir.strata if use_ir else strata
+
+    def pred_stratum(key: tuple[str, int]) -> int:
+        return table.get(key, 0)
+
+    gp, possible, raw_rules = build_program(raw, pred_stratum)
+    answers: dict[Struct, list[Struct]] = {}
+    for q, _, ans in per_query:
+        found = [a for a, aid in ans if possible[aid]]
+        found.sort(key=order_key)
+        prev = answers.get(q)
+        if prev is not None:
+            continue
+        answers[q] = found  # type: ignore[assignment]
+    stats = GroundingStats(
+        engine="topdown",
+        num_atoms=gp.num_atoms,
+        num_rules=gp.num_rules,
+        num_leaves=int(gp.leaves.shape[0]),
+        num_tables=len(g.tables),
+        raw_atoms=len(raw.atoms),
+        raw_rules=raw_rules,
+        seconds=time.perf_counter() - t0,
+    )
+    return Grounding(gp, answers, stats)
