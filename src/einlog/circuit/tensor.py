@@ -55,6 +55,18 @@ __all__ = ["TensorCircuit", "CircuitCache", "LiteralEncoding", "build_tensor_cir
 _NEG_INF = -math.inf
 
 
+def _safe_log(x: torch.Tensor) -> torch.Tensor:
+    """``log x`` with ``log 0 = -inf`` and a zero (not NaN) gradient at 0."""
+    ok = x > 0
+    return torch.where(ok, torch.log(torch.where(ok, x, torch.ones_like(x))), _NEG_INF)
+
+
+def _safe_log1p_neg(p: torch.Tensor) -> torch.Tensor:
+    """``log(1 - p)`` (via ``log1p``: exact for small p) with a zero gradient at p = 1."""
+    ok = p < 1
+    return torch.where(ok, torch.log1p(-torch.where(ok, p, torch.zeros_like(p))), _NEG_INF)
+
+
 @dataclass(frozen=True)
 class LiteralEncoding:
     """How leaves map to SDD variables: ``num_leaves`` leaves, then one *none* var per group."""
@@ -226,8 +238,8 @@ class TensorCircuit(torch.nn.Module):
         ``mode="max"``: indicator encoding for MPE (``p_i``/1, ``none``/1).
         """
         if log:
-            pos_leaf = torch.log(p)
-            neg_leaf = torch.log1p(-p)
+            pos_leaf = _safe_log(p)
+            neg_leaf = _safe_log1p_neg(p)
         else:
             pos_leaf = p
             neg_leaf = 1.0 - p
@@ -243,7 +255,7 @@ class TensorCircuit(torch.nn.Module):
             if log:
                 ld = torch.log(dsafe)
                 qpos = torch.where(ok, pos_leaf - ld, torch.full_like(p, _NEG_INF))
-                qneg = torch.where(ok, torch.log(tail) - ld, torch.zeros_like(p))
+                qneg = torch.where(ok, _safe_log(tail) - ld, torch.zeros_like(p))
                 npos = torch.full((b, self.num_groups), _NEG_INF, dtype=p.dtype, device=p.device)
                 nneg = torch.zeros((b, self.num_groups), dtype=p.dtype, device=p.device)
             else:
@@ -257,7 +269,7 @@ class TensorCircuit(torch.nn.Module):
             one = torch.zeros_like(p) if log else torch.ones_like(p)
             pos = pos_leaf
             neg = torch.where(g, one, neg_leaf)
-            npos = torch.log(none) if log else none
+            npos = _safe_log(none) if log else none
             nneg = torch.zeros_like(none) if log else torch.ones_like(none)
         else:
             raise ValueError(f"unknown literal mode {mode!r}")
