@@ -893,12 +893,10 @@ def _magic_rewrite(
         if q.indicator not in idb:
             continue
         ad = adorn_of(q, set())
+        todo.append((q.indicator, ad))
         if "b" in ad:
-            todo.append((q.indicator, ad))
             seeds.append(Fact(Struct(f"$magic_{q.functor}__{ad}",
                                      [a for a in q.args if not isinstance(a, Var)])))
-    if not todo:
-        return None
     by_head: dict[PredKey, list[Rule]] = {}
     for r in rules:
         by_head.setdefault(r.head.indicator, []).append(r)
@@ -906,7 +904,6 @@ def _magic_rewrite(
     out: list[Rule] = []
     flags: dict[int, dict[int, bool]] = {}
     back: dict[PredKey, PredKey] = {}
-    full: set[PredKey] = set()
 
     def name(p: PredKey, ad: str) -> str:
         return p[0] if "b" not in ad else f"{p[0]}__{ad}"
@@ -916,16 +913,15 @@ def _magic_rewrite(
         if (p, ad) in done:
             continue
         done.add((p, ad))
-        if "b" not in ad:
-            full.add(p)
-            continue
-        back[(name(p, ad), p[1])] = p
+        if "b" in ad:
+            back[(name(p, ad), p[1])] = p
         for r in by_head.get(p, []):
             head = Struct(name(p, ad), r.head.args)
             bound_args = [a for a, c in zip(r.head.args, ad) if c == "b"]
-            magic_lit = PredLiteral(Struct(f"$magic_{p[0]}__{ad}", bound_args))
             bound = set(_vars_of(bound_args))
-            body: list[Any] = [magic_lit]
+            body: list[Any] = []
+            if "b" in ad:
+                body.append(PredLiteral(Struct(f"$magic_{p[0]}__{ad}", bound_args)))
             for lit in r.body:
                 if isinstance(lit, PredLiteral) and not lit.negated and lit.atom.indicator in idb:
                     sub = adorn_of(lit.atom, bound)
@@ -933,8 +929,7 @@ def _magic_rewrite(
                     if "b" in sub:
                         # demand: magic_q(bound args) :- magic_p, preceding body
                         margs = [a for a, c in zip(lit.atom.args, sub) if c == "b"]
-                        mrule = Rule(Struct(f"$magic_{qk[0]}__{sub}", margs), tuple(body))
-                        out.append(mrule)
+                        out.append(Rule(Struct(f"$magic_{qk[0]}__{sub}", margs), tuple(body)))
                     todo.append((qk, sub))
                     body.append(PredLiteral(Struct(name(qk, sub), lit.atom.args), False, lit.span))
                     bound.update(_vars_of(lit.atom.args))
@@ -944,11 +939,12 @@ def _magic_rewrite(
                     body.append(lit)
                     if isinstance(lit, (PredLiteral, BuiltinLiteral)) and not lit.negated:
                         bound.update(_vars_of(lit.atom.args))
-            flags[len(out)] = {0: True}
+            if "b" in ad:
+                flags[len(out)] = {0: True}
             out.append(Rule(head, tuple(body), r.span))
-    # magic rule bodies: the magic literal (position 0) and every earlier literal of
-    # the demanding rule are filters for provenance purposes: magic atoms never
-    # become ground atoms, so mark all literals of magic rules as non-recording.
+    if not back:
+        return None
+    # magic atoms never become ground atoms: every literal of a magic rule is a filter
     for i, r in enumerate(out):
         if r.head.functor.startswith("$magic_"):
             flags[i] = {k: True for k in range(len(r.body))}
@@ -957,9 +953,6 @@ def _magic_rewrite(
         ads.setdefault(p, set()).add(ad)
     if any(len(a) > 1 for a in ads.values()):
         return None  # one predicate demanded two ways: its atoms would be computed twice
-    for p in full:
-        for r in by_head.get(p, []):
-            out.append(r)
     return out, flags, seeds, back
 
 
