@@ -225,3 +225,17 @@ def test_deep_chain_and_large_program() -> None:
     out = ev(torch.ones(len(leaves)).unsqueeze(0).repeat(2, 1))
     assert out.shape == (2, gp.num_atoms)
     assert bool(out.all())
+
+
+def test_leaf_with_rules_is_rejected() -> None:
+    gp = make_program(rules=[("a", ["b"])], leaves=[("b", 0.5)])
+    gp.rule_head = np.asarray(atom_ids(gp, "b"), dtype=np.int64)
+    with pytest.raises(InferenceError, match="leaf"):
+        FixpointEvaluator(gp, "godel")
+
+
+def test_iteration_count_is_reported() -> None:
+    gp = make_program(rules=[("p", ["q"]), ("q", ["p"]), ("p", ["b"])], leaves=[("b", 0.5)])
+    ev = FixpointEvaluator(gp, "godel")
+    ev(torch.tensor([0.5]))
+    assert 1 <= ev.last_iterations <= gp.num_atoms + 1

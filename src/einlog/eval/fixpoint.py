@@ -140,6 +140,13 @@ def _levels(gp: GroundProgram) -> list[_Level]:
             "malformed ground program: rule_ptr does not match rule_head/body_atom",
             hint="this is a grounder bug; rule_ptr must have num_rules + 1 entries",
         )
+    leaf_heads = np.isin(rule_head, np.asarray(gp.leaves, dtype=np.int64))
+    if leaf_heads.any():
+        a = int(rule_head[np.flatnonzero(leaf_heads)[0]])
+        raise InferenceError(
+            f"malformed ground program: leaf {gp.atoms[a]!r} is the head of a rule",
+            hint="this is a grounder bug; leaves (random choices) must not have rules",
+        )
     body_rule = np.repeat(np.arange(num_rules, dtype=np.int64), np.diff(rule_ptr))
     src, dst = body_atom, rule_head[body_rule]
     label = _components(n, src, dst)
@@ -243,6 +250,7 @@ class FixpointEvaluator:
         self._has_negation = any(lv.neg_atoms.numel() for lv in self._levels)
         if self._has_negation and not self.semiring.has_negation:
             self.semiring.negate(torch.zeros(0))  # raises UnsupportedError
+        self.last_iterations = 0  # fixpoint iterations of the last call (diagnostics)
         self._by_device: dict[torch.device, tuple[torch.Tensor, list[_Level]]] = {
             torch.device("cpu"): (self._leaves, self._levels)
         }
@@ -286,6 +294,7 @@ class FixpointEvaluator:
         x = sr.zero((batch, self.num_atoms), dtype=values.dtype, device=values.device)
         x = x.index_copy(-1, leaves, values)
         tol = self._tolerance(values.dtype)
+        self.last_iterations = 0
         for level in levels:
             neg_vals = sr.negate(x.index_select(-1, level.neg_atoms))
             body_rule = torch.cat([level.pos_rule, level.neg_rule])
@@ -301,6 +310,7 @@ class FixpointEvaluator:
                 old = x.index_select(-1, level.heads)
                 x = _write(x, level.heads, new)
                 iterations += 1
+                self.last_iterations += 1
                 if float(sr.distance(new.detach(), old.detach())) <= tol:
                     break
                 if iterations >= self.max_iterations:
