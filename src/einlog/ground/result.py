@@ -22,7 +22,8 @@ class GroundingLimits:
     """Bounds that turn non-terminating grounding into a :class:`GroundingLimitError`.
 
     ``max_atoms``: ground atoms interned in total; ``max_term_depth``: nesting
-    depth of a call or answer (``s(s(s(...)))``); ``max_answers_per_predicate``
+    depth of a call or answer (``s(s(s(...)))``; the spine of a list does not
+    count, so long lists are fine -- growing lists hit the per-predicate limits); ``max_answers_per_predicate``
     and ``max_tables_per_predicate``: answers and distinct call patterns of a
     single predicate; ``time_limit``: seconds of wall-clock time (``None``: no limit).
     """

@@ -287,7 +287,12 @@ class TopDownGrounder:
         memo = self.depth_memo.get(id(t))
         if memo is not None and memo[0] is t:
             return memo[1]
-        d = 1 + max(self._depth(a) for a in t.args)  # type: ignore[union-attr]
+        args = t.args  # type: ignore[union-attr]
+        if t.functor == "." and len(args) == 2:  # type: ignore[union-attr]
+            # a list's spine does not count: long lists are data, not runaway nesting
+            d = max(1 + self._depth(args[0]), self._depth(args[1]))
+        else:
+            d = 1 + max(self._depth(a) for a in args)
         self.depth_memo[id(t)] = (t, d)
         return d
 
