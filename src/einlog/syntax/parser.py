@@ -146,8 +146,8 @@ _TOKEN_RE = re.compile(
   | (?P<int>0x[0-9a-fA-F]+|0o[0-7]+|0b[01]+|\d+)
   | (?P<name>[a-z]\w*)
   | (?P<var>[A-Z_]\w*)
-  | (?P<qatom>'(?:[^'\\\n]|\\(?s:.)|'')*')
-  | (?P<str>"(?:[^"\\\n]|\\(?s:.)|"")*")
+  | (?P<qatom>'(?:[^'\\\n]|\\x[0-9a-fA-F]+\\?|\\[0-7]+\\?|\\(?s:.)|'')*')
+  | (?P<str>"(?:[^"\\\n]|\\x[0-9a-fA-F]+\\?|\\[0-7]+\\?|\\(?s:.)|"")*")
   | (?P<punct>[()\[\]{},|!;])
   | (?P<sym>(?:[+\-*\\^<>=~:.?@\#&$]|/(?!\*))+)
     """,
@@ -448,6 +448,8 @@ class _Parse:
             hint = "this does not look like program text; is it a binary file?"
         elif ch.isalpha():
             hint = "names must start with an ASCII letter; quote other text: 'like this'"
+        else:
+            hint = "remove it, or put it inside a quoted atom: 'like this'"
         raise ParseError(f"unexpected character {shown}", span, hint)
 
     # ------------------------------------------------------------------ driving
@@ -931,6 +933,13 @@ class _Parse:
                         span,
                         self._operator_hint(tok.text),
                     )
+                if typ in ("NOT", "NECK", "QUERY") and prev is not None and prev.type != "END":
+                    return (
+                        f"operator '{tok.text}' (priority {_OP_PRIORITY[typ]}) needs parentheses "
+                        f"here, as the operand of {prev_desc}",
+                        span,
+                        f"write ({tok.text} ...) in parentheses",
+                    )
                 return (
                     f"expected a term{where}, found {self._describe(tok)}",
                     span,
@@ -998,7 +1007,7 @@ class _Parse:
         close = sorted(close, key=lambda op: (-len(op), op))[:3]
         listing = " ".join(sorted(SYMBOL_OPERATORS, key=lambda o: (len(o), o)))
         if close:
-            return f"did you mean {' or '.join(repr(c) for c in close)}? operators: {listing}"
+            return f"did you mean {' or '.join(repr(c) for c in close)}?"
         return f"known operators: {listing} is mod rem"
 
 

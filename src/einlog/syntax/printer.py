@@ -16,7 +16,8 @@ Why this shape:
 * **ProbLog's look for ground atoms.**  Arguments are separated by ``,``
   without spaces and atoms are quoted as ProbLog quotes them, so
   ``format_term`` of a query atom matches ``problog``'s output (``path(a,c)``,
-  ``'A'``, ``'hello world'``).  Lists print compactly as ``[a,b|T]``.
+  ``'A'``, ``'hello world'``) -- lists included, which ProbLog prints as
+  ``[1, 2, 3]`` and ``[a | T]`` (``compact_lists=True`` drops the spaces).
 """
 
 from __future__ import annotations
@@ -48,8 +49,22 @@ INFIX_OPS: dict[str, tuple[int, int, int]] = {
     **{
         op: (700, 699, 699)
         for op in (
-            "=", "\\=", "==", "\\==", "is", "<", ">", "=<", ">=", "=:=", "=\\=",
-            "@<", "@>", "@=<", "@>=", "=..",
+            "=",
+            "\\=",
+            "==",
+            "\\==",
+            "is",
+            "<",
+            ">",
+            "=<",
+            ">=",
+            "=:=",
+            "=\\=",
+            "@<",
+            "@>",
+            "@=<",
+            "@>=",
+            "=..",
         )
     },
     **{op: (500, 500, 499) for op in ("+", "-", "/\\", "\\/")},
@@ -158,9 +173,15 @@ def _priority(term: Term) -> int:
 _PREFIX_MARK = object()
 
 
-def format_term(term: Term, max_priority: int = 1200) -> str:
-    """Print ``term`` in Prolog syntax with as few parentheses as reading it back needs."""
+def format_term(term: Term, max_priority: int = 1200, *, compact_lists: bool = False) -> str:
+    """Print ``term`` in Prolog syntax with as few parentheses as reading it back needs.
+
+    Lists print as ProbLog prints them, ``[1, 2, 3]`` and ``[a | T]``, so query
+    answers compare equal to ``problog`` output; ``compact_lists=True`` gives
+    ``[1,2,3]`` and ``[a|T]``.
+    """
     w = _Writer()
+    sep, bar = (",", "|") if compact_lists else (", ", " | ")
     stack: list[object] = [(term, max_priority)]
     while stack:
         item = stack.pop()
@@ -174,7 +195,7 @@ def format_term(term: Term, max_priority: int = 1200) -> str:
         if isinstance(t, Var):
             w.emit(t.name)
         elif isinstance(t, Struct):
-            _push_struct(t, maxp, stack, w)
+            _push_struct(t, maxp, stack, w, sep, bar)
         elif isinstance(t, Str):
             w.emit('"' + _escape(t.value, '"') + '"')
         elif isinstance(t, (int, float)):
@@ -184,7 +205,7 @@ def format_term(term: Term, max_priority: int = 1200) -> str:
     return "".join(w.parts)
 
 
-def _push_struct(t: Struct, maxp: int, stack: list[object], w: _Writer) -> None:
+def _push_struct(t: Struct, maxp: int, stack: list[object], w: _Writer, sep: str, bar: str) -> None:
     args = t.args
     n = len(args)
     name = t.functor
@@ -196,10 +217,10 @@ def _push_struct(t: Struct, maxp: int, stack: list[object], w: _Writer) -> None:
         todo: list[object] = ["["]
         for i, x in enumerate(items):
             if i:
-                todo.append(",")
+                todo.append(sep)
             todo.append((x, 999))
         if tail != NIL:
-            todo.append("|")
+            todo.append(bar)
             todo.append((tail, 999))
         todo.append("]")
         stack.extend(reversed(todo))
@@ -241,9 +262,7 @@ def format_statement(stmt: Statement) -> str:
     if isinstance(stmt, Clause):
         return _clause_text(format_term(stmt.head, 1199), stmt.body)
     if isinstance(stmt, ProbabilisticClause):
-        heads = "; ".join(
-            f"{format_term(p, 999)}::{format_term(h, 999)}" for p, h in stmt.heads
-        )
+        heads = "; ".join(f"{format_term(p, 999)}::{format_term(h, 999)}" for p, h in stmt.heads)
         return _clause_text(heads, stmt.body)
     if isinstance(stmt, NeuralDeclaration):
         nn_args: list[Term] = [Struct(stmt.network), make_list(stmt.inputs)]

@@ -1,0 +1,1 @@
+nn(Net, [X], Y, [0, 1]) :: digit(X, Y).

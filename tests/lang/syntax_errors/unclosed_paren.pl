@@ -1,0 +1,3 @@
+edge(a, b).
+edge(b, c).
+path(X, Y :- edge(X, Y).

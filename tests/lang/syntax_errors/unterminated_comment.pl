@@ -1,0 +1,3 @@
+a.
+/* a comment that never ends
+b.

@@ -1,0 +1,2 @@
+city('New York).
+city(paris).
