@@ -1222,7 +1222,7 @@ def _assemble(
     rptr = np.concatenate([[0], np.cumsum(rlen)]).astype(np.int64)
     sorted_heads = rule_head[order]
     reach = np.zeros(n_all, dtype=np.bool_)
-    frontier = np.unique(roots)
+    frontier = _uniq(roots)
     reach[frontier] = True
     while len(frontier):
         lo = np.searchsorted(sorted_heads, frontier, side="left")
@@ -1232,8 +1232,8 @@ def _assemble(
             break
         r = order[pos]
         _, bpos = _ranges(rptr[r], rptr[r + 1])
-        nxt = np.unique(body_atom[bpos])
-        nxt = nxt[~reach[nxt]]
+        nxt = body_atom[bpos]
+        nxt = _uniq(nxt[~reach[nxt]])
         reach[nxt] = True
         frontier = nxt
     # a reached leaf brings its group (AD facts, alternatives of a choice instance)
@@ -1337,10 +1337,25 @@ def _assemble(
             ids = ids[srt]
         answers[q] = AnswerList(gp.atoms, newid[ids].astype(np.int64))
     qall = np.concatenate(query_ids) if query_ids else np.zeros(0, dtype=np.int64)
-    gp.queries = list(dict.fromkeys(newid[qall].tolist()))
+    qnew = newid[qall]
+    if len(qnew):
+        _, first = np.unique(qnew, return_index=True)
+        qnew = qnew[np.sort(first)]
+    gp.queries = qnew.tolist()
     gp.evidence = list(dict.fromkeys(
         (int(newid[e]), v) for e, (_, v) in zip(ev_ids, ir.evidence)))
     return gp, answers, raw_rules
+
+
+def _uniq(a: IntArray) -> IntArray:
+    """Sorted distinct values (sort based: faster than hashing for big id arrays)."""
+    if len(a) == 0:
+        return a.astype(np.int64)
+    srt = np.sort(a)
+    keep = np.empty(len(srt), dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=keep[1:])
+    return srt[keep].astype(np.int64)
 
 
 def _ranges(lo: IntArray, hi: IntArray) -> tuple[IntArray, IntArray]:
