@@ -136,17 +136,19 @@ class Semiring(Semantics):
     def zero(
         self,
         shape: tuple[int, ...] | torch.Size,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
+        """A tensor of ``zero`` (default dtype: ``torch.get_default_dtype()``)."""
         return torch.full(tuple(shape), self.zero_value, dtype=dtype, device=device)
 
     def one(
         self,
         shape: tuple[int, ...] | torch.Size,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
+        """A tensor of ``one`` (default dtype: ``torch.get_default_dtype()``)."""
         return torch.full(tuple(shape), self.one_value, dtype=dtype, device=device)
 
     # -- binary operations -----------------------------------------------------------
@@ -165,14 +167,18 @@ class Semiring(Semantics):
     # -- reductions ------------------------------------------------------------------
     def sum_reduce(self, x: torch.Tensor, dim: int = -1) -> torch.Tensor:
         """``add`` over ``dim`` (``zero`` for an empty dim)."""
-        out = self.zero(tuple(s for i, s in enumerate(x.shape) if i != dim % x.dim()), x.dtype)
+        out = self.zero(
+            tuple(s for i, s in enumerate(x.shape) if i != dim % x.dim()), x.dtype, x.device
+        )
         for t in x.unbind(dim):  # generic fallback; built-ins override
             out = self.add(out, t)
         return out
 
     def prod_reduce(self, x: torch.Tensor, dim: int = -1) -> torch.Tensor:
         """``mul`` over ``dim`` (``one`` for an empty dim)."""
-        out = self.one(tuple(s for i, s in enumerate(x.shape) if i != dim % x.dim()), x.dtype)
+        out = self.one(
+            tuple(s for i, s in enumerate(x.shape) if i != dim % x.dim()), x.dtype, x.device
+        )
         for t in x.unbind(dim):
             out = self.mul(out, t)
         return out
