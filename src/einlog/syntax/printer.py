@@ -95,7 +95,7 @@ _WORD_OPS = frozenset({"is", "mod", "rem"})
 _PLAIN_ATOM = re.compile(r"[a-z]\w*\Z")
 _SYMBOL_CHARS = frozenset("+-*/\\^<>=~:.?@#&$")
 _SOLO_ATOMS = frozenset({"[]", "!", "{}"})
-_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _escape(text: str, quote: str) -> str:
