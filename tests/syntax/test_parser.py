@@ -337,3 +337,11 @@ def test_bytes_input_is_decoded() -> None:
     assert parse_program(b"a.").statements == [Clause(a)]  # type: ignore[arg-type]
     with pytest.raises(ParseError, match="not UTF-8"):
         parse_program(b"a(\xff).")  # type: ignore[arg-type]
+
+
+def test_unterminated_quote_with_many_escapes() -> None:
+    # Overlapping escape alternatives once made this backtrack exponentially.
+    for quote in "'\"":
+        with pytest.raises(ParseError, match="unterminated"):
+            parse_program("p(" + quote + "\\x41" * 200 + "\n")
+    assert parse_term("'\\x41\\\\x42\\'") == Struct("AB")

@@ -137,6 +137,9 @@ _OP_PRIORITY = {
     "BSLASH": 200,
 }
 
+# Quoted items use a possessive loop (``*+``): the escape alternatives overlap
+# (``\x41`` is also ``\x`` then ``41``), and an unterminated quote would
+# otherwise backtrack exponentially in the number of escapes.
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
@@ -146,8 +149,8 @@ _TOKEN_RE = re.compile(
   | (?P<int>0x[0-9a-fA-F]+|0o[0-7]+|0b[01]+|\d+)
   | (?P<name>[a-z]\w*)
   | (?P<var>[A-Z_]\w*)
-  | (?P<qatom>'(?:[^'\\\n]|\\x[0-9a-fA-F]+\\?|\\[0-7]+\\?|\\(?s:.)|'')*')
-  | (?P<str>"(?:[^"\\\n]|\\x[0-9a-fA-F]+\\?|\\[0-7]+\\?|\\(?s:.)|"")*")
+  | (?P<qatom>'(?:[^'\\\n]|\\x[0-9a-fA-F]+\\?|\\[0-7]+\\?|\\(?s:.)|'')*+')
+  | (?P<str>"(?:[^"\\\n]|\\x[0-9a-fA-F]+\\?|\\[0-7]+\\?|\\(?s:.)|"")*+")
   | (?P<punct>[()\[\]{},|!;])
   | (?P<sym>(?:[+\-*\\^<>=~:.?@\#&$]|/(?!\*))+)
     """,
