@@ -241,7 +241,7 @@ def _statement() -> st.SearchStrategy[Statement]:
     )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(terms)
 def test_round_trip_terms(term: Term) -> None:
     printed = format_term(term)
@@ -306,7 +306,7 @@ PROLOG_PIECES = [
 ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_fuzz_arbitrary_text(text: str) -> None:
     try:
@@ -315,7 +315,7 @@ def test_fuzz_arbitrary_text(text: str) -> None:
         assert str(e)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(PROLOG_PIECES), max_size=40))
 def test_fuzz_token_soup(pieces: list[str]) -> None:
     text = "".join(pieces)
