@@ -22,22 +22,27 @@ Why it is built this way:
   The others (product, addmult, lukasiewicz, log-*) are monotone and bounded
   on cycles; they iterate until the largest change is at most ``tol`` and
   raise :class:`InferenceError` after ``max_iterations``.
-* **Gradients** flow through every iteration by plain autograd (the updates
-  are in-place ``index_copy_`` on a non-leaf tensor, which autograd supports;
-  ``index_select`` saves no values).
+* **Gradients** flow through every iteration by plain autograd by default
+  (``grad_mode="unroll"``; the updates are in-place ``index_copy_`` on a
+  non-leaf tensor, which autograd supports; ``index_select`` saves no
+  values), so memory grows with the number of iterations of cyclic levels.
+  ``grad_mode="implicit"`` runs cyclic levels without recording and
+  differentiates the fixpoint equation instead (memory of one step).
 * Annotated-disjunction groups (``gp.groups``) are ignored: for these
   approximate semirings a leaf is just its weight.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
-from einlog.errors import InferenceError
+from einlog.errors import ConfigError, InferenceError
 from einlog.ground.program import GroundProgram
 from einlog.semirings.base import Semiring
 from einlog.semirings.registry import get_tensor_semiring
@@ -46,6 +51,7 @@ __all__ = ["FixpointEvaluator", "evaluate", "DEFAULT_MAX_ITERATIONS"]
 
 DEFAULT_MAX_ITERATIONS = 10_000
 IntArray = npt.NDArray[np.int64]
+GradMode = Literal["unroll", "implicit"]
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,14 @@ class FixpointEvaluator:
         *,
         max_iterations: int = DEFAULT_MAX_ITERATIONS,
         tol: float | None = None,
+        grad_mode: GradMode = "unroll",
     ) -> None:
+        if grad_mode not in ("unroll", "implicit"):
+            raise ConfigError(
+                f"grad_mode must be 'unroll' or 'implicit', got {grad_mode!r}",
+                hint="'implicit' saves memory on long cycles",
+            )
+        self.grad_mode = grad_mode
         self.semiring = get_tensor_semiring(semiring)
         self.num_atoms = gp.num_atoms
         self.num_leaves = int(gp.leaves.shape[0])
@@ -298,30 +311,91 @@ class FixpointEvaluator:
         for level in levels:
             neg_vals = sr.negate(x.index_select(-1, level.neg_atoms))
             body_rule = torch.cat([level.pos_rule, level.neg_rule])
-            iterations = 0
-            while True:
-                pos_vals = x.index_select(-1, level.pos_atoms)
-                body_vals = torch.cat([pos_vals, neg_vals], dim=-1)
+
+            def step(
+                xs: torch.Tensor,
+                neg: torch.Tensor = neg_vals,
+                level: _Level = level,
+                body_rule: torch.Tensor = body_rule,
+            ) -> torch.Tensor:
+                body_vals = torch.cat([xs.index_select(-1, level.pos_atoms), neg], dim=-1)
                 rule_vals = sr.segment_mul(body_vals, body_rule, level.num_rules)
-                new = sr.segment_add(rule_vals, level.rule_head, level.heads.numel())
-                if not level.cyclic:
-                    x = _write(x, level.heads, new)
-                    break
-                old = x.index_select(-1, level.heads)
-                x = _write(x, level.heads, new)
-                iterations += 1
-                self.last_iterations += 1
-                if float(sr.distance(new.detach(), old.detach())) <= tol:
-                    break
-                if iterations >= self.max_iterations:
-                    raise InferenceError(
-                        f"semantics {sr.name!r}: fixpoint did not converge within "
-                        f"{self.max_iterations} iterations (tolerance {tol:g})",
-                        hint="raise max_iterations or tol, or choose an idempotent semantics "
-                        "(godel, viterbi, boolean) for long cycles",
-                    )
+                return sr.segment_add(rule_vals, level.rule_head, level.heads.numel())
+
+            if not level.cyclic:
+                x = _write(x, level.heads, step(x))
+            elif self.grad_mode == "implicit" and x.requires_grad and torch.is_grad_enabled():
+                x = self._implicit_level(x, level, step, neg_vals, tol)
+            else:
+                x = self._iterate(x, level, step, tol)
         out = x.squeeze(0) if squeeze else x
         return out if raw else sr.to_output(out)
+
+    def _iterate(
+        self,
+        x: torch.Tensor,
+        level: _Level,
+        step: Callable[[torch.Tensor], torch.Tensor],
+        tol: float,
+    ) -> torch.Tensor:
+        """Iterate one cyclic level from zero to its least fixpoint (autograd records it all)."""
+        iterations = 0
+        while True:
+            new = step(x)
+            old = x.index_select(-1, level.heads)
+            x = _write(x, level.heads, new)
+            iterations += 1
+            self.last_iterations += 1
+            if float(self.semiring.distance(new.detach(), old.detach())) <= tol:
+                return x
+            if iterations >= self.max_iterations:
+                raise InferenceError(
+                    f"semantics {self.semiring.name!r}: fixpoint did not converge within "
+                    f"{self.max_iterations} iterations (tolerance {tol:g})",
+                    hint="raise max_iterations or tol, or choose an idempotent semantics "
+                    "(godel, viterbi, boolean) for long cycles",
+                )
+
+    def _implicit_level(
+        self,
+        x: torch.Tensor,
+        level: _Level,
+        step: Callable[..., torch.Tensor],
+        neg_vals: torch.Tensor,
+        tol: float,
+    ) -> torch.Tensor:
+        """Fixpoint without recording the iterations; gradient by the implicit function theorem.
+
+        At the fixpoint ``z = F(z, inputs)``, ``dL/dinputs = (dF/dinputs)^T g`` with
+        ``g = dL/dz + (dF/dz)^T g``, solved by iterating vector-Jacobian products of
+        one recorded step (memory of one step instead of one per iteration).
+        """
+        with torch.no_grad():
+            xd = self._iterate(x.detach().clone(), level, step, tol)
+            z_star = xd.index_select(-1, level.heads)
+        x = _write(x, level.heads, z_star)  # inputs keep their graph, heads are constants
+        z = step(x)  # == z_star; differentiable in the inputs only
+        z0 = z_star.clone().requires_grad_(True)
+        f0 = step(x.detach().index_copy(-1, level.heads, z0), neg_vals.detach())
+        max_iterations = self.max_iterations
+        grad_tol = max(tol, 1e-12 if z.dtype == torch.float64 else 1e-6)
+
+        def solve(grad: torch.Tensor) -> torch.Tensor:
+            g = grad
+            for _ in range(max_iterations):
+                (vjp,) = torch.autograd.grad(f0, z0, g, retain_graph=True)
+                g_next = grad + torch.nan_to_num(vjp)
+                if float((g_next - g).abs().max()) <= grad_tol:
+                    return g_next
+                g = g_next
+            raise InferenceError(
+                f"semantics {self.semiring.name!r}: implicit gradient did not converge",
+                hint="use grad_mode='unroll'",
+            )
+
+        if z.requires_grad:
+            z.register_hook(solve)
+        return _write(x, level.heads, z)
 
 
 def _write(x: torch.Tensor, index: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
@@ -339,11 +413,14 @@ def evaluate(
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
     tol: float | None = None,
     raw: bool = False,
+    grad_mode: GradMode = "unroll",
 ) -> torch.Tensor:
     """Value of every atom of ``gp`` under ``semiring`` (see :class:`FixpointEvaluator`).
 
     Compile a :class:`FixpointEvaluator` instead when evaluating the same program
     more than once.
     """
-    evaluator = FixpointEvaluator(gp, semiring, max_iterations=max_iterations, tol=tol)
+    evaluator = FixpointEvaluator(
+        gp, semiring, max_iterations=max_iterations, tol=tol, grad_mode=grad_mode
+    )
     return evaluator(leaf_values, raw=raw)
