@@ -59,7 +59,7 @@ def tc_case(edges: int, seed: int = SEED) -> Case:
 
 
 def sg_case(depth: int, branching: int = 2) -> Case:
-    facts = []
+    facts: list[str] = []
     level = [0]
     nxt_id = 1
     for _ in range(depth):
@@ -80,7 +80,7 @@ def sg_case(depth: int, branching: int = 2) -> Case:
 def join_case(total_facts: int, nodes: int, seed: int = SEED) -> Case:
     rng = random.Random(seed)
     per = total_facts // 3
-    facts = []
+    facts: list[str] = []
     for rel in ("e1", "e2", "e3"):
         es: set[tuple[int, int]] = set()
         while len(es) < per:
@@ -130,6 +130,9 @@ def swipl_files(c: Case, d: str) -> str:
 # ----------------------------------------------------------------------------- children
 def child_einlog(path: str) -> None:
     t0 = time.perf_counter()
+    import einlog.ground.builtins
+    import einlog.ground.columnar
+    import einlog.ground.strata  # noqa: F401  (module imports are start-up, not grounding)
     from einlog.front import compile_program
     from einlog.ground import GroundingLimits, ground
     from einlog.syntax import parse_program
@@ -283,7 +286,7 @@ def markdown(rows: list[Any], timeout: float) -> str:
             "SWI query / load+query (s) | SWI peak MiB | ProbLog total (s) | ProbLog peak MiB | "
             "SWI / einlog (total) | SWI query / einlog ground | ProbLog / einlog (total) |")
     lines = [head, "|" + "---|" * 11]
-    for c, me, sw, pl, counts, agree in rows:
+    for c, me, sw, pl, _counts, agree in rows:
         if "error" in me:
             lines.append(f"| {c.name} | einlog error | | | | | | | | | |")
             continue

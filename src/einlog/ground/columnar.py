@@ -85,7 +85,7 @@ class _Ineligible(Exception):
 
 
 # --------------------------------------------------------------------------- results
-class AnswerList(list):  # type: ignore[type-arg]
+class AnswerList(list[Struct]):
     """Query answers held as atom ids; the :class:`Struct` objects are built on first read.
 
     A ``list`` subclass so it satisfies ``Grounding.answers: dict[Struct,
@@ -131,7 +131,7 @@ for _name in ("__iter__", "__getitem__", "__contains__", "__eq__", "__ne__", "__
               "__setitem__", "__delitem__", "__reduce_ex__", "index", "count", "copy",
               "append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear"):
     setattr(AnswerList, _name, _lazy(_name))
-AnswerList.__hash__ = None  # type: ignore[assignment]
+AnswerList.__hash__ = None  # type: ignore[assignment,unused-ignore]
 
 
 # --------------------------------------------------------------------------- compiled rules
@@ -262,7 +262,7 @@ class _Engine:
                     assert isinstance(vs, Struct)
                     choice = self.ir.choices[cid]
                     for w, _ in choice.alternatives:
-                        wv = set(_vars_of([w.expr])) if w.kind == "expr" else set()
+                        wv = set(_vars_of([w.expr])) if w.expr is not None else set()
                         if not wv <= set(_vars_of(vs.args)):
                             raise _Ineligible("choice weight with unbound variables")
                     cslots = []
@@ -382,8 +382,7 @@ class _Engine:
     def full_view(self, pred: PredKey, certain_only: bool, scc_rels: dict[PredKey, Relation]
                   ) -> _View:
         if pred in scc_rels:
-            rel = scc_rels[pred]
-            return _View(rel.rows, None, 0, None)
+            return _View(scc_rels[pred].rows, None, 0, None)
         rel = self.rels.get(pred)
         if rel is None:
             return _View(np.zeros((0, pred[1]), dtype=np.int64), None, 0, None)
@@ -460,7 +459,7 @@ class _Engine:
         rel = self.rels.get(lit.pred)
         q = np.empty((t.n, len(lit.args)), dtype=np.int64)
         for pos, (kind, v) in enumerate(lit.args):
-            q[:, pos] = v if kind == "c" else t.cols[v]  # type: ignore[index]
+            q[:, pos] = v if kind == "c" else t.cols[v]  # type: ignore[assignment]
         idx = rel.find(q) if rel is not None else np.full(t.n, -1, dtype=np.int64)
         if certain_mode:
             t.filter(idx < 0)
@@ -572,11 +571,11 @@ class _Engine:
             return
         # =, ==, \=, \== over constants and variables
         cols: list[IntArray | None] = []
-        for a in lit.args:
-            if isinstance(a, Var):
-                cols.append(t.cols[slots[a.name]])
+        for arg in lit.args:
+            if isinstance(arg, Var):
+                cols.append(t.cols[slots[arg.name]])
             else:
-                cols.append(np.full(t.n, self.interner.intern(a), dtype=np.int64))
+                cols.append(np.full(t.n, self.interner.intern(arg), dtype=np.int64))
         if name == "=" and not lit.negated and (cols[0] is None or cols[1] is None):
             src = cols[1] if cols[0] is None else cols[0]
             dst = lit.args[0] if cols[0] is None else lit.args[1]
@@ -611,7 +610,7 @@ class _Engine:
                     self.choice_rels[lit.cid] = rel
                 vrows = np.empty((t.n, len(lit.slots)), dtype=np.int64)
                 for j, sl in enumerate(lit.slots):
-                    vrows[:, j] = t.cols[sl]  # type: ignore[index]
+                    vrows[:, j] = t.cols[sl]  # type: ignore[assignment]
                 idx, _ = rel.add(vrows)
                 t.prov.append(idx)
                 continue
@@ -630,7 +629,7 @@ class _Engine:
     def head_rows(self, cr: _CRule, t: _Table) -> IntArray:
         rows = np.empty((t.n, len(cr.head_args)), dtype=np.int64)
         for pos, (kind, v) in enumerate(cr.head_args):
-            rows[:, pos] = v if kind == "c" else t.cols[v]  # type: ignore[index]
+            rows[:, pos] = v if kind == "c" else t.cols[v]  # type: ignore[assignment]
         return rows
 
     # ------------------------------------------------------------------ one SCC
@@ -1075,7 +1074,7 @@ def _run(ir: IRProgram, qs: list[Struct], limits: Any
                     mask &= rows[:, pos] == rows[:, seen[a.name]]
                 seen.setdefault(a.name, pos)
             else:
-                cid = eng.interner.index.get(a)
+                cid = eng.interner.lookup(a)
                 mask &= rows[:, pos] == (cid if cid is not None else -1)
         answers.append((q, ap, np.nonzero(mask)[0].astype(np.int64)))
     return eng, answers
@@ -1210,8 +1209,8 @@ def _assemble(
         rel = eng.rels.get(ev_atom.indicator)
         i = -1
         if rel is not None and all(is_constant(x) for x in ev_atom.args):
-            cids = [eng.interner.index.get(x, -1) for x in ev_atom.args]
-            if -1 not in cids:
+            cids = [eng.interner.lookup(x) for x in ev_atom.args]
+            if None not in cids:
                 i = int(rel.find(np.asarray([cids], dtype=np.int64).reshape(1, -1))[0])
         ev_ids.append(start[ev_atom.indicator] + i if i >= 0 else single(ev_atom))
     n_all = total + len(singles)
@@ -1332,13 +1331,17 @@ def _assemble(
         if q in answers:
             continue
         if len(rows) > 1:
-            arows = eng.rels[ap].rows[rows]
-            srt = np.lexsort([rank[arows[:, j]] for j in range(arows.shape[1] - 1, -1, -1)])
+            arows = rank[eng.rels[ap].rows[rows]]
+            codec = KeyCodec(len(terms))
+            if codec.fits(arows.shape[1]):
+                srt = np.argsort(codec.pack(arows), kind="stable")
+            else:
+                srt = np.lexsort([arows[:, j] for j in range(arows.shape[1] - 1, -1, -1)])
             ids = ids[srt]
         answers[q] = AnswerList(gp.atoms, newid[ids].astype(np.int64))
     qall = np.concatenate(query_ids) if query_ids else np.zeros(0, dtype=np.int64)
     qnew = newid[qall]
-    if len(qnew):
+    if len(query_ids) > 1 and len(qnew):
         _, first = np.unique(qnew, return_index=True)
         qnew = qnew[np.sort(first)]
     gp.queries = qnew.tolist()
@@ -1351,6 +1354,8 @@ def _uniq(a: IntArray) -> IntArray:
     """Sorted distinct values (sort based: faster than hashing for big id arrays)."""
     if len(a) == 0:
         return a.astype(np.int64)
+    if len(a) == 1 or bool((a[1:] > a[:-1]).all()):
+        return a.astype(np.int64)  # already sorted and distinct (one query's answers)
     srt = np.sort(a)
     keep = np.empty(len(srt), dtype=np.bool_)
     keep[0] = True

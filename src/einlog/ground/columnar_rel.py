@@ -20,7 +20,7 @@ numpy, with no Python loop per row.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -44,12 +44,28 @@ def is_constant(t: object) -> bool:
     return isinstance(t, (int, float, Str)) and not isinstance(t, bool)
 
 
+def _key(t: object) -> object:
+    """Dictionary key of a constant: atoms by name (a C-speed str compare, no
+    ``Struct.__eq__`` call per lookup), strings tagged, numbers as themselves."""
+    if t.__class__ is Struct:
+        if t.args:  # type: ignore[attr-defined]
+            raise NotConstant(t)
+        return t.functor  # type: ignore[attr-defined]
+    if t.__class__ is int or t.__class__ is float:
+        return t
+    if isinstance(t, Str):
+        return ("$str", t.value)
+    if is_constant(t):
+        return ("$num", t)
+    raise NotConstant(t)
+
+
 class Interner:
     """Dense ids for constants, with numeric values as a column."""
 
     def __init__(self) -> None:
         self.terms: list[Term] = []
-        self.index: dict[Term, int] = {}
+        self.index: dict[object, int] = {}
         self._num: list[float] = []
         self._isint: list[bool] = []
         self._num_arr: FloatArray | None = None
@@ -58,35 +74,42 @@ class Interner:
     def __len__(self) -> int:
         return len(self.terms)
 
-    def _add_new(self, new: Iterable[Term]) -> None:
-        for t in new:
-            if not is_constant(t):
-                raise NotConstant(t)
-            self.index[t] = len(self.terms)
-            self.terms.append(t)
-            if isinstance(t, (int, float)):
-                self._num.append(float(t))
-                self._isint.append(isinstance(t, int))
-            else:
-                self._num.append(math.nan)
-                self._isint.append(False)
+    def _add(self, t: Term, key: object) -> int:
+        i = len(self.terms)
+        self.index[key] = i
+        self.terms.append(t)
+        if isinstance(t, (int, float)):
+            self._num.append(float(t))
+            self._isint.append(isinstance(t, int))
+        else:
+            self._num.append(math.nan)
+            self._isint.append(False)
         self._num_arr = None
         self._isint_arr = None
+        return i
+
+    def lookup(self, t: Term) -> int | None:
+        """Id of constant ``t`` or ``None`` (also for non-constants)."""
+        try:
+            return self.index.get(_key(t))
+        except NotConstant:
+            return None
 
     def intern(self, t: Term) -> int:
-        found = self.index.get(t)
-        if found is None:
-            self._add_new([t])
-            return len(self.terms) - 1
-        return found
+        key = _key(t)
+        found = self.index.get(key)
+        return self._add(t, key) if found is None else found
 
     def intern_many(self, flat: Sequence[Term]) -> IntArray:
-        """Ids of ``flat`` (constants), one C-speed dict pass plus a pass over new ones."""
+        """Ids of ``flat`` (constants): one key pass, then C-speed dict passes."""
+        keys = [a.functor if a.__class__ is Struct and not a.args else _key(a)  # type: ignore[union-attr]
+                for a in flat]
         index = self.index
-        new = [t for t in dict.fromkeys(flat) if t not in index]
-        if new:
-            self._add_new(new)
-        return np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
+        first = dict(zip(keys, flat))  # one representative term per key
+        for k, t in first.items():
+            if k not in index:
+                self._add(t, k)
+        return np.fromiter(map(index.__getitem__, keys), dtype=np.int64, count=len(keys))
 
     @property
     def num(self) -> FloatArray:
@@ -104,7 +127,6 @@ class Interner:
         """Ids of the numbers ``val`` (ints where ``isint``); loops over distinct values only."""
         if len(val) == 0:
             return np.zeros(0, dtype=np.int64)
-        # code ints and floats apart: ints as (value, 1), floats as (value, 0)
         pair = np.stack([val, isint.astype(np.float64)], axis=1)
         uniq, inv = np.unique(pair, axis=0, return_inverse=True)
         ids = np.empty(len(uniq), dtype=np.int64)
@@ -174,23 +196,41 @@ def join_index(
     left_keys: IntArray, right_keys_sorted: IntArray
 ) -> tuple[IntArray, IntArray]:
     """Sort-merge equi-join: pairs (left row, position in the sorted right keys)."""
-    lo = np.searchsorted(right_keys_sorted, left_keys, side="left").astype(np.int64)
-    hi = np.searchsorted(right_keys_sorted, left_keys, side="right").astype(np.int64)
+    order = np.argsort(left_keys, kind="stable")  # sorted needles search faster
+    sk = left_keys[order]
+    lo = np.empty(len(left_keys), dtype=np.int64)
+    hi = np.empty(len(left_keys), dtype=np.int64)
+    lo[order] = np.searchsorted(right_keys_sorted, sk, side="left")
+    hi[order] = np.searchsorted(right_keys_sorted, sk, side="right")
     return _expand(lo, hi)
 
 
 def lookup_rows(sorted_keys: IntArray, perm: IntArray, keys: IntArray) -> IntArray:
-    """Row index of each key in a relation indexed by (sorted_keys, perm), -1 if absent."""
-    if len(sorted_keys) == 0:
+    """Row index of each key in a relation indexed by (sorted_keys, perm), -1 if absent.
+
+    The needles are sorted first: numpy's binary search then walks the
+    haystack forward, which is several times faster on big random inputs.
+    """
+    if len(sorted_keys) == 0 or len(keys) == 0:
         return np.full(len(keys), -1, dtype=np.int64)
-    pos = np.searchsorted(sorted_keys, keys)
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    pos = np.searchsorted(sorted_keys, sk)
     pos_c = np.minimum(pos, len(sorted_keys) - 1)
-    found = sorted_keys[pos_c] == keys
-    return np.where(found, perm[pos_c], -1).astype(np.int64)
+    found = sorted_keys[pos_c] == sk
+    out = np.empty(len(keys), dtype=np.int64)
+    out[order] = np.where(found, perm[pos_c], -1)
+    return out
 
 
 class Relation:
-    """An append-only, duplicate-free table of constant-id rows."""
+    """An append-only, duplicate-free table of constant-id rows.
+
+    Its key index has two levels, a big sorted *base* and a small sorted
+    *recent* run that new keys are inserted into; the recent run is merged
+    into the base when it passes a quarter of it, so a fixpoint with many
+    small rounds pays O(n) a logarithmic number of times, not every round.
+    """
 
     def __init__(self, name: str, arity: int, codec: KeyCodec) -> None:
         self.name = name
@@ -201,26 +241,37 @@ class Relation:
         self._bits = -1
         self._sorted: IntArray = np.zeros(0, dtype=np.int64)
         self._perm: IntArray = np.zeros(0, dtype=np.int64)
+        self._rsorted: IntArray = np.zeros(0, dtype=np.int64)
+        self._rperm: IntArray = np.zeros(0, dtype=np.int64)
 
     @property
     def rows(self) -> IntArray:
         return self._rows[: self.n]
 
-    def _index(self) -> tuple[IntArray, IntArray]:
+    def _index(self) -> None:
         if self._bits != self.codec.bits:
             keys = self.codec.pack(self.rows)
             self._perm = np.argsort(keys, kind="stable").astype(np.int64)
             self._sorted = keys[self._perm]
+            self._rsorted = np.zeros(0, dtype=np.int64)
+            self._rperm = np.zeros(0, dtype=np.int64)
             self._bits = self.codec.bits
-        return self._sorted, self._perm
+
+    def _find_keys(self, keys: IntArray) -> IntArray:
+        idx = lookup_rows(self._sorted, self._perm, keys)
+        if len(self._rsorted):
+            miss = np.nonzero(idx < 0)[0]
+            if len(miss):
+                idx[miss] = lookup_rows(self._rsorted, self._rperm, keys[miss])
+        return idx
 
     def find(self, rows: IntArray) -> IntArray:
         """Row index of each of ``rows`` in this relation, -1 when absent."""
         if len(rows) == 0 or self.n == 0:
             return np.full(len(rows), -1, dtype=np.int64)
         if self.codec.fits(self.arity):
-            sk, perm = self._index()
-            return lookup_rows(sk, perm, self.codec.pack(rows))
+            self._index()
+            return self._find_keys(self.codec.pack(rows))
         mine, theirs = self.codec.joint(self.rows, rows)
         perm = np.argsort(mine, kind="stable").astype(np.int64)
         return lookup_rows(mine[perm], perm, theirs)
@@ -230,27 +281,37 @@ class Relation:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1, self.arity)
         if len(rows) == 0:
             return np.zeros(0, dtype=np.int64), 0
-        idx = self.find(rows)
+        fits = self.codec.fits(self.arity)
+        if fits:
+            self._index()
+            keys = self.codec.pack(rows)
+            idx = self._find_keys(keys) if self.n else np.full(len(rows), -1, dtype=np.int64)
+        else:
+            idx = self.find(rows)
         missing = np.nonzero(idx < 0)[0]
         if len(missing) == 0:
             return idx, 0
         cand = rows[missing]
-        if self.codec.fits(self.arity):
-            ckeys = self.codec.pack(cand)
-            ukeys, first, inv = np.unique(ckeys, return_index=True, return_inverse=True)
+        if fits:
+            ckeys = keys[missing]
         else:
             (ckeys,) = self.codec.joint(cand)
-            ukeys, first, inv = np.unique(ckeys, return_index=True, return_inverse=True)
+        ukeys, first, inv = np.unique(ckeys, return_index=True, return_inverse=True)
         new_rows = cand[first]
         start = self.n
         self._append(new_rows)
         idx[missing] = start + inv.reshape(-1)
-        if self.codec.fits(self.arity) and self._bits == self.codec.bits:
-            # merge the new (sorted, distinct) keys into the index in O(n)
+        if fits:
             new_perm = np.arange(start, start + len(new_rows), dtype=np.int64)
-            at = np.searchsorted(self._sorted, ukeys)
-            self._sorted = np.insert(self._sorted, at, ukeys)
-            self._perm = np.insert(self._perm, at, new_perm)
+            at = np.searchsorted(self._rsorted, ukeys)
+            self._rsorted = np.insert(self._rsorted, at, ukeys)
+            self._rperm = np.insert(self._rperm, at, new_perm)
+            if len(self._rsorted) > max(4096, len(self._sorted) // 4):
+                at = np.searchsorted(self._sorted, self._rsorted)
+                self._sorted = np.insert(self._sorted, at, self._rsorted)
+                self._perm = np.insert(self._perm, at, self._rperm)
+                self._rsorted = np.zeros(0, dtype=np.int64)
+                self._rperm = np.zeros(0, dtype=np.int64)
         else:
             self._bits = -1
         return idx, len(new_rows)
