@@ -48,9 +48,9 @@ def _key(t: object) -> object:
     """Dictionary key of a constant: atoms by name (a C-speed str compare, no
     ``Struct.__eq__`` call per lookup), strings tagged, numbers as themselves."""
     if t.__class__ is Struct:
-        if t.args:  # type: ignore[attr-defined]
+        if t.args:
             raise NotConstant(t)
-        return t.functor  # type: ignore[attr-defined]
+        return t.functor
     if t.__class__ is int or t.__class__ is float:
         return t
     if isinstance(t, Str):
@@ -102,7 +102,7 @@ class Interner:
 
     def intern_many(self, flat: Sequence[Term]) -> IntArray:
         """Ids of ``flat`` (constants): one key pass, then C-speed dict passes."""
-        keys = [a.functor if a.__class__ is Struct and not a.args else _key(a)  # type: ignore[union-attr]
+        keys = [a.functor if a.__class__ is Struct and not a.args else _key(a)
                 for a in flat]
         index = self.index
         first = dict(zip(keys, flat))  # one representative term per key
