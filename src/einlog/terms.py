@@ -106,14 +106,23 @@ class Struct:
         return (self.functor, len(self.args))
 
     def __eq__(self, other: object) -> bool:
+        # Iterative: long lists and deep terms must not hit the recursion limit.
         if self is other:
             return True
-        return (
-            isinstance(other, Struct)
-            and other._hash == self._hash
-            and other.functor == self.functor
-            and other.args == self.args
-        )
+        if not isinstance(other, Struct) or not _same_node(self, other):
+            return False
+        stack = list(zip(self.args, other.args))
+        while stack:
+            a, b = stack.pop()
+            if a is b:
+                continue
+            if isinstance(a, Struct):
+                if not isinstance(b, Struct) or not _same_node(a, b):
+                    return False
+                stack.extend(zip(a.args, b.args))
+            elif isinstance(b, Struct) or type(a) is not type(b) or a != b:
+                return False
+        return True
 
     def __hash__(self) -> int:
         return self._hash
@@ -130,6 +139,10 @@ class Struct:
 
     def with_args(self, args: Sequence[Term]) -> Struct:
         return Struct(self.functor, args, self.span)
+
+
+def _same_node(a: Struct, b: Struct) -> bool:
+    return a._hash == b._hash and a.functor == b.functor and len(a.args) == len(b.args)
 
 
 Number = int | float
