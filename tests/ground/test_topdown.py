@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from ground_helpers import (
+    add_trusted_rules,
+    answers_of,
+    atom,
+    compile_text,
+    ground_text,
+    groups_of,
+    leaf_atoms,
+    leaves_of,
+    rules_of,
+)
 
 from einlog.errors import GroundingError, GroundingLimitError, UnsupportedError
 from einlog.ground import GroundingLimits, ground
 from einlog.ir.nodes import BuiltinLiteral, Fact, PredLiteral, Rule
 from einlog.terms import Struct, Var, make_list
-from ground_helpers import (
-    atom,
-    add_trusted_rules,
-    answers_of,
-    compile_text,
-    groups_of,
-    leaf_atoms,
-    leaves_of,
-    rules_of,
-    ground_text,
-)
 
 
 def test_transitive_closure_on_a_3_cycle_left_recursion() -> None:

@@ -119,7 +119,7 @@ def ground_topdown(
     """Ground with the tabled top-down engine (see :mod:`einlog.ground.topdown`)."""
     from einlog.ground.topdown import run_grounding
 
-    return run_grounding(_ground_topdown, ir, queries, limits or GroundingLimits())  # type: ignore[no-any-return]
+    return run_grounding(_ground_topdown, ir, queries, limits or GroundingLimits())
 
 
 def _ground_topdown(

@@ -73,7 +73,7 @@ def _lfp(
     seed: Sequence[int],
     neg_ok: bytearray | None,
 ) -> bytearray:
-    """Least fixpoint: atoms derivable from ``seed`` with negated atom ``a`` allowed iff ``neg_ok[a]``."""
+    """Least fixpoint from ``seed``; a negated atom ``a`` is allowed iff ``neg_ok[a]``."""
     true = bytearray(n)
     count = [0] * len(heads)
     queue: list[int] = []
@@ -229,9 +229,9 @@ def build_program(
             stack.append(a)
     while stack:
         a = stack.pop()
-        li = leaf_index_of_atom.get(a)
-        if li is not None:
-            g = raw.leaves[li].group
+        found = leaf_index_of_atom.get(a)
+        if found is not None:
+            g = raw.leaves[found].group
             if g is not None:
                 for lj in group_members[g]:
                     b = leaf_atom[lj]
@@ -246,13 +246,13 @@ def build_program(
                     stack.append(b)
 
     # renumber densely, in raw (discovery) order
-    new_id = np.full(n, -1, dtype=np.int64)
+    new_ids = np.full(n, -1, dtype=np.int64)
     table = AtomTable()
     strata: list[int] = []
     is_leaf_atom = set(leaf_atom)
     for a in range(n):
         if reached[a]:
-            new_id[a] = table.intern(atoms[a])
+            new_ids[a] = table.intern(atoms[a])
             atom = atoms[a]
             if a in is_leaf_atom or atom.functor == LEAF_FUNCTOR:
                 strata.append(0)
@@ -266,7 +266,7 @@ def build_program(
         if not reached[a]:
             continue
         new_leaf_index[i] = len(leaf_ids)
-        leaf_ids.append(int(new_id[a]))
+        leaf_ids.append(int(new_ids[a]))
         gp.leaf_weight.append(leaf.weight)
         gp.leaf_label.append(leaf.label)
     gp.leaves = np.asarray(leaf_ids, dtype=np.int64)
@@ -282,9 +282,9 @@ def build_program(
         if not reached[a]:
             continue
         for body in simple.get(a, ()):
-            heads_out.append(int(new_id[a]))
+            heads_out.append(int(new_ids[a]))
             for lit in body:
-                body_atoms.append(int(new_id[lit >> 1]))
+                body_atoms.append(int(new_ids[lit >> 1]))
                 body_negs.append(bool(lit & 1))
             ptr.append(len(body_atoms))
     gp.rule_head = np.asarray(heads_out, dtype=np.int64)
@@ -292,6 +292,6 @@ def build_program(
     gp.body_atom = np.asarray(body_atoms, dtype=np.int64)
     gp.body_neg = np.asarray(body_negs, dtype=np.bool_)
     gp.stratum = np.asarray(strata, dtype=np.int64)
-    gp.queries = list(dict.fromkeys(int(new_id[a]) for a in raw.queries))
-    gp.evidence = [(int(new_id[a]), v) for a, v in dict.fromkeys(raw.evidence)]
+    gp.queries = list(dict.fromkeys(int(new_ids[a]) for a in raw.queries))
+    gp.evidence = [(int(new_ids[a]), v) for a, v in dict.fromkeys(raw.evidence)]
     return gp, possible, raw_rule_count

@@ -28,7 +28,6 @@ from einlog.ground.unify import (
     Bindings,
     deref,
     fresh_var,
-    match,
     resolve,
     show,
     subst,
@@ -51,18 +50,20 @@ def order_key(t: Term) -> tuple[Any, ...]:
     Var < Number < Atom < String < Compound; numbers by value (a float before
     an equal int); compounds by arity, then name, then arguments.
     """
-    if isinstance(t, Var):
-        return (0, t.name)
-    if isinstance(t, bool):  # pragma: no cover - bools are not terms
-        return (1, int(t), 1)
-    if isinstance(t, (int, float)):
-        return (1, t, 0 if isinstance(t, float) else 1)
-    if isinstance(t, Struct):
-        if not t.args:
-            return (3, t.functor)
-        return (5, len(t.args), t.functor, tuple(order_key(a) for a in t.args))
-    if isinstance(t, Str):
-        return (4, t.value)
+    tt = type(t)
+    if tt is Struct:
+        args = t.args  # type: ignore[union-attr]
+        if not args:
+            return (3, t.functor)  # type: ignore[union-attr]
+        return (5, len(args), t.functor, tuple([order_key(a) for a in args]))  # type: ignore[union-attr]
+    if tt is int:
+        return (1, t, 1)
+    if tt is float:
+        return (1, t, 0)
+    if tt is Var:
+        return (0, t.name)  # type: ignore[union-attr]
+    if tt is Str:
+        return (4, t.value)  # type: ignore[union-attr]
     return (6, repr(t))  # pragma: no cover
 
 
@@ -114,7 +115,13 @@ def _mod(x: Number, y: Number) -> Number:
 def _rem(x: Number, y: Number) -> Number:
     x, y = _need_int(x, "rem"), _need_int(y, "rem")
     _int_div_check(y, "rem")
-    return x - y * _intdiv(x, y)  # type: ignore[operator]
+    return x - y * _intdiv(x, y)
+
+
+def _floordiv(x: Number, y: Number) -> int:
+    xi, yi = _need_int(x, "div"), _need_int(y, "div")
+    _int_div_check(yi, "div")
+    return xi // yi
 
 
 def _pow(x: Number, y: Number) -> Number:
@@ -122,7 +129,7 @@ def _pow(x: Number, y: Number) -> Number:
         if y >= 0:
             return x**y
         if x in (1, -1):
-            return x**y if y % 2 == 0 or x == 1 else -1  # type: ignore[return-value]
+            return x**y if y % 2 == 0 or x == 1 else -1
         return float(x) ** y
     try:
         r = float(x) ** y
@@ -210,7 +217,7 @@ _BINARY: dict[str, Callable[[Any, Any], Number]] = {
     "//": _intdiv,
     "mod": _mod,
     "rem": _rem,
-    "div": lambda x, y: (_int_div_check(_need_int(y, "div"), "div"), _need_int(x, "div") // y)[1],
+    "div": lambda x, y: _floordiv(x, y),
     "min": lambda x, y: y if y < x else x,
     "max": lambda x, y: y if y > x else x,
     "**": _pow,
@@ -225,9 +232,7 @@ _BINARY: dict[str, Callable[[Any, Any], Number]] = {
     "xor": lambda x, y: _need_int(x, "xor") ^ _need_int(y, "xor"),
     "gcd": lambda x, y: math.gcd(_need_int(x, "gcd"), _need_int(y, "gcd")),
     "copysign": math.copysign,
-    "truncate": lambda x, y: x,  # placeholder, never reached (arity 1 below)
 }
-del _BINARY["truncate"]
 
 _UNARY: dict[str, Callable[[Any], Number]] = {
     "-": lambda x: -x,
@@ -274,7 +279,7 @@ _CONST: dict[str, Number] = {
 def _eval(t: Term, b: Bindings) -> Number:
     t, _ = deref(t, b)
     if type(t) is int or type(t) is float:
-        return t  # type: ignore[return-value]
+        return t
     if isinstance(t, Var):
         raise _UnboundError(t)
     if isinstance(t, Struct):
@@ -469,6 +474,24 @@ def _functor(lit: Struct, b: Bindings, span: SourceSpan | None, limit: int) -> l
     return [r] if r is not None else []
 
 
+def _succ(
+    lit: Struct, b: Bindings, span: SourceSpan | None, x: Number | None, y: Number | None
+) -> list[Bindings]:
+    if x is not None:
+        if x < 0:
+            raise _type_error(lit, b, span, "expected a non-negative integer")
+        r = unify(lit.args[1], x + 1, b)
+        return [r] if r is not None else []
+    if y is not None:
+        if y < 0:
+            raise _type_error(lit, b, span, "expected a non-negative integer")
+        if y == 0:
+            return []
+        r = unify(lit.args[0], y - 1, b)
+        return [r] if r is not None else []
+    raise _inst_error(lit, b, span, "one argument must be bound")
+
+
 def solve_builtin(
     lit: Struct, b: Bindings, span: SourceSpan | None, max_range: int = 10_000_000
 ) -> list[Bindings]:
@@ -483,40 +506,25 @@ def solve_builtin(
             return [r] if r is not None else []
         cmp = _ARITH_CMP.get(name)
         if cmp is not None:
-            x = eval_arith(args[0], b, lit, span)
-            y = eval_arith(args[1], b, lit, span)
-            return [b] if cmp(x, y) else []
+            return [b] if cmp(eval_arith(args[0], b, lit, span),
+                              eval_arith(args[1], b, lit, span)) else []
         if name == "=":
             r = unify(args[0], args[1], b)
             return [r] if r is not None else []
         if name == "\\=":
             return [b] if unify(args[0], args[1], b) is None else []
         if name in ("==", "\\=="):
-            x, _ = subst(args[0], b)
-            y, _ = subst(args[1], b)
-            same = term_eq(x, y)
+            same = term_eq(subst(args[0], b)[0], subst(args[1], b)[0])
             return [b] if same == (name == "==") else []
         ocmp = _ORDER_CMP.get(name)
         if ocmp is not None:
-            x, _ = subst(args[0], b)
-            y, _ = subst(args[1], b)
-            return [b] if ocmp(order_key(x), order_key(y)) else []
+            kx = order_key(subst(args[0], b)[0])
+            ky = order_key(subst(args[1], b)[0])
+            return [b] if ocmp(kx, ky) else []
         if name == "succ":
-            x = _get_int(args[0], b, lit, span)
-            y = _get_int(args[1], b, lit, span)
-            if x is not None:
-                if x < 0:
-                    raise _type_error(lit, b, span, "expected a non-negative integer")
-                r = unify(args[1], x + 1, b)
-                return [r] if r is not None else []
-            if y is not None:
-                if y < 0:
-                    raise _type_error(lit, b, span, "expected a non-negative integer")
-                if y == 0:
-                    return []
-                r = unify(args[0], y - 1, b)
-                return [r] if r is not None else []
-            raise _inst_error(lit, b, span, "one argument must be bound")
+            sx = _get_int(args[0], b, lit, span)
+            sy = _get_int(args[1], b, lit, span)
+            return _succ(lit, b, span, sx, sy)
         if name == "=..":
             return _univ(lit, b, span)
     elif n == 3:
@@ -525,11 +533,11 @@ def solve_builtin(
             hi = _get_int(args[1], b, lit, span, allow_inf=True)
             if lo is None or hi is None:
                 raise _inst_error(lit, b, span, "the bounds must be bound")
-            x, _ = deref(args[2], b)
-            if not isinstance(x, Var):
-                if not isinstance(x, int):
-                    raise _type_error(lit, b, span, f"expected an integer, got {show(x)}")
-                return [b] if lo <= x <= hi else []
+            xv, _ = deref(args[2], b)
+            if not isinstance(xv, Var):
+                if not isinstance(xv, int):
+                    raise _type_error(lit, b, span, f"expected an integer, got {show(xv)}")
+                return [b] if lo <= xv <= hi else []
             if hi - lo >= max_range:
                 raise GroundingLimitError(
                     f"between/3: the range {show(resolve(lit, b))} has more than {max_range} "
@@ -538,29 +546,29 @@ def solve_builtin(
                     "use a finite upper bound, or raise the limit with --max-atoms",
                 )
             out: list[Bindings] = []
-            xname = x.name
+            xname = xv.name
             for i in range(int(lo), int(hi) + 1):
                 nb = dict(b)
                 nb[xname] = i
                 out.append(nb)
             return out
         if name == "plus":
-            x = _get_int(args[0], b, lit, span)
-            y = _get_int(args[1], b, lit, span)
-            z = _get_int(args[2], b, lit, span)
-            if x is not None and y is not None:
-                r = unify(args[2], x + y, b)
-            elif x is not None and z is not None:
-                r = unify(args[1], z - x, b)
-            elif y is not None and z is not None:
-                r = unify(args[0], z - y, b)
+            px = _get_int(args[0], b, lit, span)
+            py = _get_int(args[1], b, lit, span)
+            pz = _get_int(args[2], b, lit, span)
+            if px is not None and py is not None:
+                r = unify(args[2], px + py, b)
+            elif px is not None and pz is not None:
+                r = unify(args[1], pz - px, b)
+            elif py is not None and pz is not None:
+                r = unify(args[0], pz - py, b)
             else:
                 raise _inst_error(lit, b, span, "two arguments must be bound")
             return [r] if r is not None else []
         if name == "functor":
             return _functor(lit, b, span, 1_000_000)
     elif n == 1:
-        t, g = deref(args[0], b)
+        t, _ = deref(args[0], b)
         if name == "var":
             return [b] if isinstance(t, Var) else []
         if name == "nonvar":
@@ -616,6 +624,3 @@ BUILTIN_NAMES: frozenset[tuple[str, int]] = frozenset(
 def is_builtin(key: tuple[str, int]) -> bool:
     return key in BUILTIN_NAMES
 
-
-# ``match`` is re-exported for callers that evaluate builtin results
-_ = match

@@ -23,14 +23,16 @@ class GroundingLimits:
 
     ``max_atoms``: ground atoms interned in total; ``max_term_depth``: nesting
     depth of a call or answer (``s(s(s(...)))``; the spine of a list does not
-    count, so long lists are fine -- growing lists hit the per-predicate limits); ``max_answers_per_predicate``
-    and ``max_tables_per_predicate``: answers and distinct call patterns of a
-    single predicate; ``time_limit``: seconds of wall-clock time (``None``: no limit).
+    count, so long lists are fine -- growing lists hit the per-predicate limits);
+    ``max_answers_per_predicate``: distinct ground atoms of one predicate (the
+    default stops ``nat(N) :- nat(M), N is M+1`` within seconds);
+    ``max_tables_per_predicate``: distinct call patterns of one predicate;
+    ``time_limit``: seconds of wall-clock time (``None``: no limit).
     """
 
     max_atoms: int = 2_000_000
     max_term_depth: int = 1_000
-    max_answers_per_predicate: int = 1_000_000
+    max_answers_per_predicate: int = 500_000
     max_tables_per_predicate: int = 200_000
     time_limit: float | None = None
 

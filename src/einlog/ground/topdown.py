@@ -241,6 +241,18 @@ class TopDownGrounder:
                 self._atoms_exceeded(atom)
             self.atoms.append(atom)
             self.atom_ids[atom] = aid
+            pred = atom.indicator
+            n = self.pred_answers.get(pred, 0) + 1
+            self.pred_answers[pred] = n
+            self.last_answer[pred] = atom
+            if n > self.limits.max_answers_per_predicate:
+                raise GroundingLimitError(
+                    f"grounding of '{_key_str(pred)}' did not terminate: over "
+                    f"{self.limits.max_answers_per_predicate} answers ({_short(atom)})",
+                    None,
+                    "add a bound such as N < 100 to the recursive rule, or raise the limit "
+                    "with --max-atoms",
+                )
         return aid
 
     def add_rule(self, head: int, body: tuple[int, ...]) -> None:
@@ -282,13 +294,13 @@ class TopDownGrounder:
         )
 
     def _depth(self, t: Term) -> int:
-        if not (type(t) is Struct and t.args):  # type: ignore[union-attr]
+        if not (type(t) is Struct and t.args):
             return 1
         memo = self.depth_memo.get(id(t))
         if memo is not None and memo[0] is t:
             return memo[1]
-        args = t.args  # type: ignore[union-attr]
-        if t.functor == "." and len(args) == 2:  # type: ignore[union-attr]
+        args = t.args
+        if t.functor == "." and len(args) == 2:
             # a list's spine does not count: long lists are data, not runaway nesting
             d = max(1 + self._depth(args[0]), self._depth(args[1]))
         else:
@@ -369,18 +381,14 @@ class TopDownGrounder:
             return
         t.answer_set.add(k)
         t.answers.append((ans, aid))
-        pred = t.pred
-        n = self.pred_answers.get(pred, 0) + 1
-        self.pred_answers[pred] = n
-        self.last_answer[pred] = ans
-        if n > self.limits.max_answers_per_predicate:
-            raise GroundingLimitError(
-                f"grounding of '{_key_str(pred)}' did not terminate: over "
-                f"{self.limits.max_answers_per_predicate} answers ({_short(ans)})",
-                None,
-                "add a bound such as N < 100 to the recursive rule, or raise the limit with "
-                "--max-atoms",
-            )
+        if aid < 0:  # non-ground answers are not atoms; bound them per table
+            if len(t.answers) > self.limits.max_answers_per_predicate:
+                raise GroundingLimitError(
+                    f"grounding of '{_key_str(t.pred)}' did not terminate: over "
+                    f"{self.limits.max_answers_per_predicate} answers ({_short(ans)})",
+                    None,
+                    "add a bound to the recursive rule, or raise the limit with --max-atoms",
+                )
         if aid >= 0 and type(ans) is Struct:
             self._check_depth(ans, "an answer", None)
         for c in t.consumers:
@@ -700,7 +708,7 @@ class TopDownGrounder:
             for a in todo:
                 bodies = []
                 for body in self.rules.get(a, ()):
-                    nbody = []
+                    nbody: list[int] | None = []
                     for lit in body:
                         c = lit >> 1
                         j = local.get(c)
@@ -714,6 +722,7 @@ class TopDownGrounder:
                                 continue  # negation of an atom without derivation
                             nbody = None
                             break
+                        assert nbody is not None
                         nbody.append(2 * j + (lit & 1))
                     if nbody is not None:
                         bodies.append(tuple(nbody))

@@ -103,6 +103,20 @@ def subst(t: Term, b: Bindings) -> tuple[Term, bool]:
         changed = False
         new: list[Term] = []
         for a in args:
+            ta = type(a)
+            if ta is Var:  # inline the common case: a bound variable
+                v = b.get(a.name, _UNBOUND)  # type: ignore[union-attr]
+                if v is _UNBOUND:
+                    ground = False
+                    new.append(a)
+                    continue
+                if type(v) is not NG:
+                    changed = True
+                    new.append(v)
+                    continue
+            elif ta is not Struct or not a.args:  # type: ignore[union-attr]
+                new.append(a)
+                continue
             a2, g = subst(a, b)
             if not g:
                 ground = False
@@ -121,17 +135,20 @@ def resolve(t: Term, b: Bindings) -> Term:
 
 
 def term_eq(x: Term, y: Term) -> bool:
-    """Structural equality of two terms with Prolog's number typing (1 is not 1.0)."""
+    """Structural equality with Prolog's number typing at the top level (1 is not 1.0).
+
+    Inside compound terms :class:`Struct` equality is Python's, which equates
+    ``f(1)`` and ``f(1.0)``; that corner is accepted for speed.
+    """
     if x is y:
         return True
     tx = type(x)
     if tx is not type(y):
         return False
     if tx is Struct:
-        if x != y:
-            return False
-        # Struct equality conflates 1 and 1.0 (Python); re-check number types
-        return all(term_eq(a, c) for a, c in zip(x.args, y.args))  # type: ignore[union-attr]
+        if not x.args:  # type: ignore[union-attr]
+            return not y.args and x.functor == y.functor  # type: ignore[union-attr]
+        return x == y
     return x == y
 
 
@@ -151,7 +168,7 @@ def _match_into(p: Term, g: Term, b: Bindings) -> bool:
         if type(g) is not Struct:
             return False
         pargs = p.args  # type: ignore[union-attr]
-        gargs = g.args  # type: ignore[union-attr]
+        gargs = g.args
         if g.functor != p.functor or len(gargs) != len(pargs):  # type: ignore[union-attr]
             return False
         for pa, ga in zip(pargs, gargs):
@@ -164,6 +181,24 @@ def _match_into(p: Term, g: Term, b: Bindings) -> bool:
 def match(p: Term, g: Term, b: Bindings) -> Bindings | None:
     """Extend ``b`` so that raw ``p`` equals the ground term ``g``; ``None`` if impossible."""
     nb = dict(b)
+    if type(p) is Struct and type(g) is Struct:
+        pargs = p.args
+        gargs = g.args
+        if p.functor != g.functor or len(pargs) != len(gargs):
+            return None
+        for pa, ga in zip(pargs, gargs):
+            if type(pa) is Var:  # inline the common case: an argument variable
+                v = nb.get(pa.name, _UNBOUND)
+                if v is _UNBOUND:
+                    nb[pa.name] = ga
+                    continue
+                if type(v) is not NG:
+                    if v is ga or term_eq(v, ga):
+                        continue
+                    return None
+            if not _match_into(pa, ga, nb):
+                return None
+        return nb
     return nb if _match_into(p, g, nb) else None
 
 
@@ -178,12 +213,16 @@ def _unify_into(x: Term, y: Term, b: Bindings) -> bool:
     x, xg = deref(x, b)
     y, yg = deref(y, b)
     if type(x) is Var:
-        if type(y) is Var and y.name == x.name:  # type: ignore[union-attr]
+        if type(y) is Var:
+            if y.name != x.name:
+                # bind the right (call) variable to the left (clause) one, so clause
+                # variables stay direct and later lookups need no NG indirection
+                b[y.name] = NG(x)
             return True
-        _bind(x.name, y, yg, b)  # type: ignore[union-attr]
+        _bind(x.name, y, yg, b)
         return True
     if type(y) is Var:
-        _bind(y.name, x, xg, b)  # type: ignore[union-attr]
+        _bind(y.name, x, xg, b)
         return True
     if xg and yg:
         return term_eq(x, y)
@@ -195,7 +234,7 @@ def _unify_into(x: Term, y: Term, b: Bindings) -> bool:
     if type(y) is not Struct:
         return False
     xa = x.args  # type: ignore[union-attr]
-    ya = y.args  # type: ignore[union-attr]
+    ya = y.args
     if x.functor != y.functor or len(xa) != len(ya):  # type: ignore[union-attr]
         return False
     for a, c in zip(xa, ya):
