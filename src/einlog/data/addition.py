@@ -45,10 +45,14 @@ class AdditionDataset:
     @property
     def sums(self) -> torch.Tensor:
         """``[n]`` the sum of the two numbers: the only label training uses."""
+        cached = self.__dict__.get("_sums")
+        if cached is not None:
+            return cached
         lab = self.digit_labels
         powers = 10 ** torch.arange(self.digits - 1, -1, -1, device=lab.device)
         numbers = (lab * powers).sum(-1)
-        return numbers.sum(-1)
+        self.__dict__["_sums"] = numbers.sum(-1)
+        return self.__dict__["_sums"]
 
     def batch(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
         """Inputs for rows ``rows``: ``A`` / ``B`` (N=1) or ``A0..A{N-1}``, ``B0..``; and ``S``."""
