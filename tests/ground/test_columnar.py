@@ -290,3 +290,11 @@ def test_oracle_sanity() -> None:
     got = _oracle(ir, [parse_term("p(X,Y)")])
     assert got == {"p(X,Y)": sorted(f"p({a},{b})" for a, b in
                                     itertools.chain([(1, 2), (2, 3), (1, 3)]))}
+
+
+def test_propositional_atoms_and_mixed_leaf_predicates() -> None:
+    _compare("0.3::rain. 0.6::sprinkler.\nwet :- rain.\nwet :- sprinkler.\n"
+             "dry :- \\+ wet.\nquery(wet). query(dry).")
+    # a predicate with probabilistic facts and rules needs '$leaf' atoms: top-down's job
+    mixed = "0.9::bird(t). 0.1::penguin(t).\nbird(X) :- penguin(X).\nquery(bird(t))."
+    assert ground_columnar(_ir(mixed)) is None

@@ -723,11 +723,11 @@ class _Engine:
                 self.rels[p] = Relation(p[0], p[1], self.codec)
                 self.certain[p] = np.zeros(0, dtype=np.bool_)
             scc_rels[p] = self.rels[p]
-        n_facts = {p: scc_rels[p].n for p in scc}
-        self.records.extend(self.fixpoint(rules, scc, scc_rels, certain_mode=False))
-        for p in scc:
-            if p in self.leaf_rows and scc_rels[p].n > n_facts[p]:
+        for cr in rules:
+            if cr.head_pred in self.leaf_rows:
+                # the top-down contract gives such atoms a separate '$leaf' atom
                 raise _Ineligible("probabilistic facts of a predicate that also has rules")
+        self.records.extend(self.fixpoint(rules, scc, scc_rels, certain_mode=False))
         # certainty
         reads_uncertain = any(isinstance(b, _ChoiceLit) for cr in rules for b in cr.body)
         for cr in rules:

@@ -278,7 +278,9 @@ class Relation:
 
     def add(self, rows: IntArray) -> tuple[IntArray, int]:
         """Add ``rows`` (duplicates allowed); return each row's index and how many were new."""
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1, self.arity)
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.ndim != 2:
+            rows = rows.reshape(-1, self.arity)
         if len(rows) == 0:
             return np.zeros(0, dtype=np.int64), 0
         fits = self.codec.fits(self.arity)
