@@ -292,15 +292,17 @@ def main(argv: list[str] | None = None) -> int:
         worker_main(json.loads(args.worker))
         return 0
     digits = args.digits or ([1, 2] if args.quick else [1, 2, 3, 4])
-    sizes = {1: 3000, 2: 500} if args.quick else {}
-    test_size = args.test_size or (1000 if args.quick else None)
+    sizes = {1: 3000, 2: 300} if args.quick else {}
+    # DeepProbLog answers a test query of N = 2 in about a second: keep quick runs short
+    test_sizes = {1: 1000, 2: 200} if args.quick else {}
     import tempfile
 
     tmp = tempfile.mkdtemp(prefix="einlog-bench-mnist-")
     results: list[dict[str, Any]] = []
     for n in digits:
         base = {"digits": n, "epochs": args.epochs, "seed": args.seed, "tmp": tmp,
-                "train_size": args.train_size or sizes.get(n), "test_size": test_size,
+                "train_size": args.train_size or sizes.get(n),
+                "test_size": args.test_size or test_sizes.get(n),
                 "data_dir": args.data_dir}
         runs: list[dict[str, Any]] = []
         if not args.no_deepproblog and n <= args.dpl_max_digits:
