@@ -298,6 +298,14 @@ class Program:
         result = self.query(query, semantics="topk", k=k)
         return {atom: result.explain(atom) for atom in result.atoms}
 
+    def to(self, device: str | torch.device) -> Program:
+        """Move the bound networks and learnable parameters to ``device`` (in place)."""
+        for net in self.networks.values():
+            if isinstance(net, torch.nn.Module):
+                net.to(device)
+        self.parameters.to(device)
+        return self
+
     def __repr__(self) -> str:
         name = self.ast.source.name if self.ast.source is not None else "<string>"
         return f"Program({name!r}, {len(self.ast.statements)} statements)"
