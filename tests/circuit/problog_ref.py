@@ -14,7 +14,7 @@ class Outcome:
     error: str | None = None
 
 
-def run_einlog(src: str, engine: str = "topdown") -> Outcome:
+def run_einlog(src: str, engine: str = "topdown", cycles: str = "proof") -> Outcome:
     from einlog.front import compile_program
     from einlog.ground import ground
     from einlog.syntax import parse_program
@@ -23,7 +23,7 @@ def run_einlog(src: str, engine: str = "topdown") -> Outcome:
         ir = compile_program(parse_program(src))
         g = ground(ir, engine=engine)  # type: ignore[arg-type]
         gp = g.program
-        eng = ExactEngine(gp)
+        eng = ExactEngine(gp, cycles=cycles)
         vals = eng.probabilities().tolist()  # checks the evidence even without queries
         names = [str(gp.atoms[q]) for q in gp.queries]
         return Outcome(dict(zip(names, vals)))
@@ -60,8 +60,8 @@ def run_oracle(src: str, engine: str = "topdown") -> Outcome:
     return Outcome({str(gp.atoms[q]): probs[q] for q in gp.queries})
 
 
-def compare(src: str, tol: float = 1e-9, engine: str = "topdown") -> None:
-    ours = run_einlog(src, engine)
+def compare(src: str, tol: float = 1e-9, engine: str = "topdown", cycles: str = "proof") -> None:
+    ours = run_einlog(src, engine, cycles)
     ref = run_problog(src)
     if ref.error == "problog-crash":
         ref = run_oracle(src, engine)

@@ -73,8 +73,9 @@ def test_program_evidence_is_the_default():
     _close(eng.probabilities().tolist(), oracle(gp, b.leaf_probs))
 
 
+@pytest.mark.parametrize("cycles", ["proof", "fixpoint"])
 @pytest.mark.parametrize("seed", range(12))
-def test_random_cyclic_graphs(seed):
+def test_random_cyclic_graphs(seed, cycles):
     rng = random.Random(seed)
     n = rng.randint(3, 5)
     edges = []
@@ -86,7 +87,8 @@ def test_random_cyclic_graphs(seed):
         edges = edges[:11]
     b = graph_program(n, edges)
     gp = b.build()
-    got = ExactEngine(gp).probabilities(torch.tensor(b.leaf_probs, dtype=torch.float64))
+    eng = ExactEngine(gp, cycles=cycles)
+    got = eng.probabilities(torch.tensor(b.leaf_probs, dtype=torch.float64))
     _close(got.tolist(), oracle(gp, b.leaf_probs))
 
 
@@ -126,12 +128,13 @@ def random_program(seed: int) -> Builder:
     return b
 
 
+@pytest.mark.parametrize("cycles", ["proof", "fixpoint"])
 @pytest.mark.parametrize("seed", range(60))
-def test_random_programs_against_oracle(seed):
+def test_random_programs_against_oracle(seed, cycles):
     b = random_program(seed)
     gp = b.build()
     want = oracle(gp, b.leaf_probs)
-    eng = ExactEngine(gp)
+    eng = ExactEngine(gp, cycles=cycles)
     p = torch.tensor(b.leaf_probs, dtype=torch.float64)
     if want and want[0] != want[0]:  # nan: inconsistent evidence
         with pytest.raises(InferenceError, match="inconsistent"):
@@ -174,7 +177,8 @@ def test_inconsistent_evidence_names_atoms():
         eng.probabilities(evidence=[(b.atom("never"), True)])
 
 
-def test_negation_through_recursion_is_rejected():
+@pytest.mark.parametrize("cycles", ["proof", "fixpoint"])
+def test_negation_through_recursion_is_rejected(cycles):
     b = Builder()
     b.fact(0.5, "a")
     b.rule("p", "a", "\\+q")
@@ -182,7 +186,7 @@ def test_negation_through_recursion_is_rejected():
     b.query("p")
     gp = b.build()
     with pytest.raises(StratificationError):
-        ExactEngine(gp).probabilities()
+        ExactEngine(gp, cycles=cycles).probabilities()
 
 
 def test_budget_names_the_query():

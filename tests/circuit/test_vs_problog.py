@@ -105,6 +105,17 @@ def test_random_programs_match_problog(src: str) -> None:
     compare(src)
 
 
+@settings(
+    max_examples=N_PROGRAMS // 5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(programs())
+def test_random_programs_match_problog_fixpoint_cycles(src: str) -> None:
+    compare(src, cycles="fixpoint")
+
+
 CLASSICS = {
     "cyclic_graph": """
         0.6::edge(1,2). 0.1::edge(1,3). 0.4::edge(2,5). 0.3::edge(2,6).

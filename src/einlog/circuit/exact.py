@@ -152,6 +152,7 @@ def compile_circuit(
     *,
     limits: CompileLimits | None = None,
     smooth: bool = False,
+    cycles: str = "proof",
 ) -> TensorCircuit:
     """Compile ``roots`` (atom ids or conjunctions of ``(atom, bool)``; default: the queries)
     of ``gp`` into one :class:`TensorCircuit`."""
@@ -159,7 +160,7 @@ def compile_circuit(
         roots = [int(q) for q in gp.queries]
     order = [int(r) if isinstance(r, (int, np.integer)) else int(r[0][0]) for r in roots if
              isinstance(r, (int, np.integer)) or len(r)]
-    compiler = SddCompiler(gp, order_roots=order or None, limits=limits)
+    compiler = SddCompiler(gp, order_roots=order or None, limits=limits, cycles=cycles)
     nodes = compiler.compile_roots(roots)
     return build_tensor_circuit(compiler.manager, nodes, encoding_of(gp), smooth=smooth)
 
@@ -183,6 +184,10 @@ class ExactEngine:
     ``roots``: atom ids to answer (default ``gp.queries``).  ``cache`` and
     ``cache_key`` (e.g. :func:`structure_key`) let callers share compiled
     circuits across engines of structurally identical programs.
+    Compilation options (see :class:`~einlog.circuit.compile.SddCompiler`):
+    ``vtree_type`` (``right``/``balanced``), ``var_order`` (``natural``/``dfs``),
+    ``cycles`` (``proof``/``fixpoint``), ``minimize`` (dynamic vtree search:
+    smaller circuits for heavy batched use, slower compilation).
     """
 
     def __init__(
@@ -193,9 +198,15 @@ class ExactEngine:
         limits: CompileLimits | None = None,
         cache: CircuitCache[TensorCircuit] | None = None,
         cache_key: Hashable | None = None,
-        vtree_type: str = "balanced",
+        vtree_type: str = "right",
+        var_order: str = "natural",
+        cycles: str = "proof",
+        minimize: bool = False,
     ) -> None:
         self.gp = gp
+        self.cycles = cycles
+        self.var_order = var_order
+        self.minimize = minimize
         self.queries = [int(q) for q in (gp.queries if roots is None else roots)]
         self.limits = limits or CompileLimits()
         self.cache = cache
@@ -213,7 +224,13 @@ class ExactEngine:
         if self._compiler is None:
             order = self.queries + [int(a) for a, _ in self.gp.evidence]
             self._compiler = SddCompiler(
-                self.gp, order_roots=order, limits=self.limits, vtree_type=self.vtree_type
+                self.gp,
+                order_roots=order,
+                limits=self.limits,
+                vtree_type=self.vtree_type,
+                var_order=self.var_order,
+                cycles=self.cycles,
+                minimize=self.minimize,
             )
         return self._compiler
 

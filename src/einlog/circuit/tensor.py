@@ -285,11 +285,12 @@ class TensorCircuit(torch.nn.Module):
         return leaf_probs, False
 
     def _init_buffer(self, pos: torch.Tensor, neg: torch.Tensor, log: bool) -> torch.Tensor:
+        """Node-major value buffer ``[N, B]``: gathers copy contiguous rows of B values."""
         b = pos.shape[0]
         n_dec = self.num_nodes - 2 - 2 * self.num_vars
-        const = pos.new_tensor([_NEG_INF, 0.0] if log else [0.0, 1.0]).expand(b, 2)
-        rest = pos.new_zeros(b, n_dec)
-        return torch.cat([const, pos, neg, rest], dim=1)
+        const = pos.new_tensor([_NEG_INF, 0.0] if log else [0.0, 1.0]).unsqueeze(1).expand(2, b)
+        rest = pos.new_zeros(n_dec, b)
+        return torch.cat([const, pos.t(), neg.t(), rest], dim=0)
 
     def forward(self, leaf_probs: torch.Tensor, log: bool = False) -> torch.Tensor:
         """Root values (probabilities, or log-probabilities when ``log``)."""
@@ -300,26 +301,29 @@ class TensorCircuit(torch.nn.Module):
         val = self._init_buffer(pos, neg, log)
         b = p.shape[0]
         for nlo, nhi, elo, ehi in self.layers:
-            pr = val.index_select(1, self.prime[elo:ehi])
-            su = val.index_select(1, self.sub[elo:ehi])
+            pr = val.index_select(0, self.prime[elo:ehi])
+            su = val.index_select(0, self.sub[elo:ehi])
             seg = self.seg[elo:ehi]
             n = nhi - nlo
             if log:
                 e = pr + su
-                m = torch.full((b, n), _NEG_INF, dtype=e.dtype, device=e.device)
-                m = m.scatter_reduce(1, seg.expand(b, -1), e.detach(), "amax", include_self=True)
+                m = torch.full((n, b), _NEG_INF, dtype=e.dtype, device=e.device)
+                m = m.scatter_reduce(
+                    0, seg.unsqueeze(1).expand(-1, b), e.detach(), "amax", include_self=True
+                )
                 m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-                ex = torch.exp(e - m.index_select(1, seg))
-                s = e.new_zeros(b, n).index_add_(1, seg, ex)
-                pos_s = s > 0
+                ex = torch.exp(e - m.index_select(0, seg))
+                s_ = e.new_zeros(n, b).index_add_(0, seg, ex)
+                pos_s = s_ > 0
                 out = torch.where(
-                    pos_s, torch.log(torch.where(pos_s, s, torch.ones_like(s))) + m,
-                    torch.full_like(s, _NEG_INF),
+                    pos_s, torch.log(torch.where(pos_s, s_, torch.ones_like(s_))) + m,
+                    torch.full_like(s_, _NEG_INF),
                 )
             else:
-                out = (pr * su).new_zeros(b, n).index_add_(1, seg, pr * su)
-            val[:, nlo:nhi] = out
-        res = val.index_select(1, self.roots)
+                e = pr * su
+                out = e.new_zeros(n, b).index_add_(0, seg, e)
+            val[nlo:nhi] = out
+        res = val.index_select(0, self.roots).t()
         return res.squeeze(0) if squeeze else res
 
     def log_forward(self, leaf_probs: torch.Tensor) -> torch.Tensor:
@@ -337,21 +341,22 @@ class TensorCircuit(torch.nn.Module):
         raise ValueError(f"semiring {semiring!r} is not supported by tensor circuits")
 
     def _smoothing(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-        """Per element (and one extra entry per root) log max-weight of missing variables."""
+        """Log max-weight of missing variables per element, then per root: ``[E+R, B]``."""
         b = pos.shape[0]
-        best = torch.maximum(pos, neg)  # [B, V] (log)
-        vfree = best.new_zeros(b, self.num_vnodes).index_add_(
-            1, self.vnode_seg, best.index_select(1, self.vnode_var)
+        best = torch.maximum(pos, neg).t()  # [V, B] (log)
+        vfree = best.new_zeros(self.num_vnodes, b).index_add_(
+            0, self.vnode_seg, best.index_select(0, self.vnode_var)
         )
         n_entries = self.num_elements + self.num_roots
-        return best.new_zeros(b, n_entries).index_add_(
-            1, self.elem_smooth_seg, vfree.index_select(1, self.elem_smooth_vnode)
+        return best.new_zeros(n_entries, b).index_add_(
+            0, self.elem_smooth_seg, vfree.index_select(0, self.elem_smooth_vnode)
         )
 
     def max_product(
         self, leaf_probs: torch.Tensor
     ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor, torch.Tensor]:
-        """Log max-product root values, per-layer chosen elements, literal weights."""
+        """Log max-product root values ``[B, R]``, per-layer chosen elements ``[n, B]``, and
+        the literal weights."""
         if not self.smooth:
             raise ValueError("this circuit was built without smoothing; max-product needs it")
         p, _ = self._as_batch(leaf_probs)
@@ -362,42 +367,46 @@ class TensorCircuit(torch.nn.Module):
         chosen: list[torch.Tensor] = []
         for nlo, nhi, elo, ehi in self.layers:
             seg = self.seg[elo:ehi]
+            segb = seg.unsqueeze(1).expand(-1, b)
             n = nhi - nlo
-            e = val.index_select(1, self.prime[elo:ehi]) + val.index_select(
-                1, self.sub[elo:ehi]
-            ) + sm[:, elo:ehi]
-            out = torch.full((b, n), _NEG_INF, dtype=e.dtype, device=e.device)
-            out = out.scatter_reduce(1, seg.expand(b, -1), e, "amax", include_self=True)
-            is_max = e >= out.index_select(1, seg)
-            ids = torch.arange(elo, ehi, device=e.device).expand(b, -1)
+            e = (
+                val.index_select(0, self.prime[elo:ehi])
+                + val.index_select(0, self.sub[elo:ehi])
+                + sm[elo:ehi]
+            )
+            out = torch.full((n, b), _NEG_INF, dtype=e.dtype, device=e.device)
+            out = out.scatter_reduce(0, segb, e, "amax", include_self=True)
+            is_max = e >= out.index_select(0, seg)
+            ids = torch.arange(elo, ehi, device=e.device).unsqueeze(1).expand(-1, b)
             cand = torch.where(is_max, ids, torch.full_like(ids, ehi))
-            pick = torch.full((b, n), ehi, dtype=torch.long, device=e.device)
-            pick = pick.scatter_reduce(1, seg.expand(b, -1), cand, "amin", include_self=True)
-            pick = torch.clamp(pick, max=ehi - 1)
-            chosen.append(pick)
-            val[:, nlo:nhi] = out
-        res = val.index_select(1, self.roots) + sm[:, self.num_elements :]
+            pick = torch.full((n, b), ehi, dtype=torch.long, device=e.device)
+            pick = pick.scatter_reduce(0, segb, cand, "amin", include_self=True)
+            chosen.append(torch.clamp(pick, max=ehi - 1))
+            val[nlo:nhi] = out
+        res = (val.index_select(0, self.roots) + sm[self.num_elements :]).t()
         return res, chosen, pos, neg
 
     def mpe(self, leaf_probs: torch.Tensor, root: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """Most probable assignment of the SDD variables under root ``root``.
 
-        Returns ``(assignment [B, V] bool, log max-product value [B])``.
+        Returns ``(assignment [B, V] bool, log max-product value [B])`` (unbatched
+        input: ``[V]`` and a scalar).
         """
         p, squeeze = self._as_batch(leaf_probs)
         with torch.no_grad():
             res, chosen, pos, neg = self.max_product(p)
             b = p.shape[0]
-            active = torch.zeros(b, self.num_nodes, dtype=torch.bool, device=p.device)
-            active[:, int(self.roots[root])] = True
+            active = torch.zeros(self.num_nodes, b, dtype=torch.bool, device=p.device)
+            active[int(self.roots[root])] = True
             for (nlo, nhi, _, _), pick in zip(reversed(self.layers), reversed(chosen)):
-                act = active[:, nlo:nhi]
+                act = active[nlo:nhi]
                 for child in (self.prime, self.sub):
+                    # inactive nodes write into slot 0 (the false constant), which is unused
                     target = torch.where(act, child[pick], torch.zeros_like(pick))
-                    active.scatter_(1, target, act | active.gather(1, target))
+                    active.scatter_(0, target, act | active.gather(0, target))
             v = self.num_vars
-            pos_act = active[:, 2 : 2 + v]
-            neg_act = active[:, 2 + v : 2 + 2 * v]
+            pos_act = active[2 : 2 + v].t()
+            neg_act = active[2 + v : 2 + 2 * v].t()
             assign = pos_act | (~neg_act & (pos >= neg))
             value = res[:, root]
         if squeeze:
