@@ -136,12 +136,12 @@ class SddCompiler:
                 self._group_of_leaf[int(leaf)] = (g, pos)
         # rules grouped by head (CSR)
         n_atoms = gp.num_atoms
-        order = np.argsort(gp.rule_head, kind="stable")
-        self._rules_by_head = order.astype(np.int64)
+        self._rules_by_head = np.argsort(gp.rule_head, kind="stable").astype(np.int64)
         counts = np.bincount(gp.rule_head, minlength=n_atoms) if gp.num_rules else np.zeros(
             n_atoms, dtype=np.int64
         )
         self._head_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        order: list[int]
         if var_order == "natural":
             order = self._natural_order()
         elif var_order == "dfs":
