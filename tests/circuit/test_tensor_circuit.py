@@ -160,3 +160,14 @@ def test_float32_inputs():
     out32 = circ(p.float())
     assert out32.dtype == torch.float32
     assert torch.allclose(out32.double(), circ(p), atol=1e-6)
+
+
+def test_chunked_batches_equal_whole():
+    b = cyclic_program()
+    _gp, circ, _ = _circuit_and_probs(b)
+    gen = torch.Generator().manual_seed(1)
+    batch = torch.rand(50, len(b.leaf_probs), dtype=torch.float64, generator=gen) * 0.5
+    whole = circ(batch, log=True)
+    circ.max_chunk_elements = 8  # forces chunks of one or two rows
+    assert circ._chunk() < 50
+    assert torch.equal(circ(batch, log=True), whole)

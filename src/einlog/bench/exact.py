@@ -138,7 +138,8 @@ FAMILIES: dict[str, tuple[Any, list[int], list[int]]] = {
 def child_einlog(path: str) -> None:
     import torch
 
-    from einlog.circuit import ExactEngine
+    from einlog.circuit import CompileLimits, ExactEngine
+    from einlog.errors import InferenceError
     from einlog.front import compile_program
     from einlog.ground import ground
     from einlog.syntax import parse_program
@@ -150,8 +151,13 @@ def child_einlog(path: str) -> None:
     ir = compile_program(parse_program(text, name=path))
     g = ground(ir)
     t1 = time.perf_counter()
-    eng = ExactEngine(g.program)
-    circ = eng.circuit()
+    timeout = float(os.environ.get("EINLOG_BENCH_TIMEOUT", "60"))
+    eng = ExactEngine(g.program, limits=CompileLimits(max_size=50_000_000, time_limit=timeout))
+    try:
+        circ = eng.circuit()
+    except InferenceError as exc:  # over the compile budget: unsolved, like a timeout
+        print(json.dumps({"budget": str(exc)}))
+        return
     t2 = time.perf_counter()
     probs = eng.probabilities().tolist()
     t3 = time.perf_counter()
@@ -204,7 +210,8 @@ def child_problog(path: str) -> None:
 # ----------------------------------------------------------------------------- measuring
 def measure(cmd: list[str], timeout: float) -> dict[str, Any]:
     wrapper = [sys.executable, "-m", "einlog.bench._measure", str(timeout), *cmd]
-    proc = subprocess.run(wrapper, capture_output=True, text=True)
+    env = dict(os.environ, EINLOG_BENCH_TIMEOUT=str(timeout))
+    proc = subprocess.run(wrapper, capture_output=True, text=True, env=env)
     try:
         res: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -259,6 +266,8 @@ def run(args: Any) -> int:
                 pl: dict[str, Any] = {"timeout": True} if dead["problog"] else measure(
                     [sys.executable, "-m", "einlog.bench.exact", "--child-problog", path],
                     timeout)
+                if "budget" in me:
+                    me = {"timeout": True}
                 for who, r in (("einlog", me), ("problog", pl)):
                     if r.get("timeout") or "error" in r:
                         dead[who] = True

@@ -292,11 +292,27 @@ class TensorCircuit(torch.nn.Module):
         rest = pos.new_zeros(n_dec, b)
         return torch.cat([const, pos.t(), neg.t(), rest], dim=0)
 
+    #: largest ``batch x elements`` of one layer evaluated at once; bigger batches are
+    #: split into chunks so temporaries stay around 256 MiB (float64)
+    max_chunk_elements: int = 1 << 25
+
+    def _chunk(self) -> int:
+        widest = max((max(nhi - nlo, ehi - elo) for nlo, nhi, elo, ehi in self.layers), default=1)
+        return max(1, self.max_chunk_elements // max(widest, self.num_nodes // 8, 1))
+
     def forward(self, leaf_probs: torch.Tensor, log: bool = False) -> torch.Tensor:
         """Root values (probabilities, or log-probabilities when ``log``)."""
         p, squeeze = self._as_batch(leaf_probs)
         if p.shape[1] != self.num_leaves:
             raise ValueError(f"expected {self.num_leaves} leaf probabilities, got {p.shape[1]}")
+        chunk = self._chunk()
+        if p.shape[0] > chunk:
+            res = torch.cat([self._forward(part, log) for part in p.split(chunk)], dim=0)
+        else:
+            res = self._forward(p, log)
+        return res.squeeze(0) if squeeze else res
+
+    def _forward(self, p: torch.Tensor, log: bool) -> torch.Tensor:
         pos, neg = self.literal_weights(p, log=log, mode="sum")
         val = self._init_buffer(pos, neg, log)
         b = p.shape[0]
@@ -323,8 +339,7 @@ class TensorCircuit(torch.nn.Module):
                 e = pr * su
                 out = e.new_zeros(n, b).index_add_(0, seg, e)
             val[nlo:nhi] = out
-        res = val.index_select(0, self.roots).t()
-        return res.squeeze(0) if squeeze else res
+        return val.index_select(0, self.roots).t()
 
     def log_forward(self, leaf_probs: torch.Tensor) -> torch.Tensor:
         """Root log-probabilities (exact for values near 0)."""
