@@ -40,6 +40,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -436,138 +437,160 @@ def build_tensor_circuit(
     *,
     smooth: bool = False,
 ) -> TensorCircuit:
-    """Convert the (shared) SDD under ``roots`` into a :class:`TensorCircuit`."""
+    """Convert the (shared) SDD under ``roots`` into a :class:`TensorCircuit`.
+
+    One pre-order walk touches every SDD node once (``elements()`` is the only
+    call per decision node); the rest is numpy.  SDD node ids are handed out
+    by a counter as nodes are created and a decision node is created after
+    its elements, so sorting decision nodes by id is a topological order.
+    """
     v = encoding.num_vars
     base = 2 + 2 * v
-
-    def lit_slot(lit: int) -> int:
-        return 2 + (lit - 1) if lit > 0 else 2 + v + (-lit - 1)
-
-    def terminal_slot(node: SddNode) -> int:
-        if node.is_false():
-            return 0
-        if node.is_true():
-            return 1
-        return lit_slot(int(node.literal))
-
-    # iterative post-order over decision nodes
-    tmp_index: dict[int, int] = {}
-    depth_of: list[int] = []
-    elems_of: list[list[tuple[SddNode, SddNode]]] = []
-    vtree_of: list[int] = []
-    node_obj: list[SddNode] = []
-    for root in roots:
-        if not root.is_decision() or root.id in tmp_index:
-            continue
-        stack: list[tuple[SddNode, bool]] = [(root, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if node.id in tmp_index:
-                continue
-            if not expanded:
-                stack.append((node, True))
-                for p, s in node.elements():
-                    if s.is_decision() and s.id not in tmp_index:
-                        stack.append((s, False))
-                    if p.is_decision() and p.id not in tmp_index:
-                        stack.append((p, False))
-                continue
-            elems = [(p, s) for p, s in node.elements() if not s.is_false()]
-            d = 0
-            for p, s in elems:
-                if p.is_decision():
-                    d = max(d, depth_of[tmp_index[p.id]])
-                if s.is_decision():
-                    d = max(d, depth_of[tmp_index[s.id]])
-            tmp_index[node.id] = len(depth_of)
-            depth_of.append(d + 1)
-            elems_of.append(elems)
-            vtree_of.append(node.vtree().position() if smooth else -1)
-            node_obj.append(node)
-    n_dec = len(depth_of)
-    depths = np.asarray(depth_of, dtype=np.int64)
-    order = np.argsort(depths, kind="stable")
-    slot = np.empty(n_dec, dtype=np.int64)
-    slot[order] = base + np.arange(n_dec)
-
-    def child_slot(node: SddNode) -> int:
-        if node.is_decision():
-            return int(slot[tmp_index[node.id]])
-        return terminal_slot(node)
-
-    primes: list[int] = []
-    subs: list[int] = []
-    segs: list[int] = []
-    layers: list[tuple[int, int, int, int]] = []
-    smooth_rows: list[list[int]] = []  # per element (then per root): missing vtree nodes
+    term_slot: dict[int, int] = {}  # sdd id -> slot of a terminal
+    term_vtree: dict[int, int] = {}  # sdd id -> vtree position of a literal (smooth only)
+    dec_elems: dict[int, list[int]] = {}  # sdd id -> [p0, s0, p1, s1, ...] (sub false dropped)
+    dec_vtree: dict[int, int] = {}
+    var_pos: dict[int, int] = {}
     if smooth:
         var_pos, parent, left, right, below = _vtree_tables(manager)
-        tabs = (var_pos, parent, left, right)
-    cur_depth = -1
-    nlo = elo = 0
-    for k, t in enumerate(order.tolist()):
-        d = depth_of[t]
-        if d != cur_depth:
-            if cur_depth != -1:
-                layers.append((nlo, base + k, elo, len(primes)))
-            cur_depth = d
-            nlo = base + k
-            elo = len(primes)
-        node_slot = base + k
-        for p, s in elems_of[t]:
-            primes.append(child_slot(p))
-            subs.append(child_slot(s))
-            segs.append(node_slot - nlo)
+
+    def visit_terminal(node: SddNode) -> None:
+        if node.is_false():
+            term_slot[node.id] = 0
+        elif node.is_true():
+            term_slot[node.id] = 1
+        else:
+            lit = int(node.literal)
+            term_slot[node.id] = 2 + (lit - 1) if lit > 0 else 2 + v + (-lit - 1)
             if smooth:
-                vt = vtree_of[t]
-                smooth_rows.append(
-                    _missing(p, left[vt], *tabs) + _missing(s, right[vt], *tabs)
-                )
+                term_vtree[node.id] = var_pos[abs(lit)]
+
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        nid = node.id
+        if nid in dec_elems or nid in term_slot:
+            continue
+        if not node.is_decision():
+            visit_terminal(node)
+            continue
+        flat: list[int] = []
+        for p, s_ in node.elements():
+            if s_.is_false():
+                continue
+            pid, sid = p.id, s_.id
+            flat.append(pid)
+            flat.append(sid)
+            if pid not in dec_elems and pid not in term_slot:
+                stack.append(p)
+            if sid not in dec_elems and sid not in term_slot:
+                stack.append(s_)
+        dec_elems[nid] = flat
+        if smooth:
+            dec_vtree[nid] = node.vtree().position()
+
+    dec_ids = sorted(dec_elems)
+    n_dec = len(dec_ids)
+    # depth: 1 + max depth of decision children, in id (= topological) order
+    depth: dict[int, int] = {}
+    for nid in dec_ids:
+        d = 0
+        for c in dec_elems[nid]:
+            dc = depth.get(c, 0)
+            if dc > d:
+                d = dc
+        depth[nid] = d + 1
+    depths = np.fromiter((depth[i] for i in dec_ids), dtype=np.int64, count=n_dec)
+    order = np.argsort(depths, kind="stable")
+    slot_of: dict[int, int] = dict(term_slot)
+    ordered_ids = [dec_ids[t] for t in order.tolist()]
+    for k, nid in enumerate(ordered_ids):
+        slot_of[nid] = base + k
+    # elements in slot order
+    counts = np.fromiter((len(dec_elems[i]) // 2 for i in ordered_ids), dtype=np.int64,
+                         count=n_dec)
+    flat_children = np.fromiter(
+        (slot_of[c] for nid in ordered_ids for c in dec_elems[nid]), dtype=np.int64,
+        count=int(2 * counts.sum()),
+    )
+    primes = flat_children[0::2]
+    subs = flat_children[1::2]
+    elem_node = np.repeat(np.arange(n_dec, dtype=np.int64), counts)  # rank of its node
+    # layers: contiguous runs of equal depth
+    sorted_depths = depths[order]
+    layers: list[tuple[int, int, int, int]] = []
+    node_start = np.concatenate([[0], np.cumsum(counts)])
     if n_dec:
-        layers.append((nlo, base + n_dec, elo, len(primes)))
-    root_slots = np.asarray([child_slot(r) for r in roots], dtype=np.int64)
+        cuts = np.flatnonzero(np.diff(sorted_depths)) + 1
+        bounds = np.concatenate([[0], cuts, [n_dec]]).tolist()
+        for lo, hi in itertools.pairwise(bounds):
+            layers.append((base + lo, base + hi, int(node_start[lo]), int(node_start[hi])))
+    layer_lo = np.repeat(
+        np.asarray([lo - base for lo, _, _, _ in layers], dtype=np.int64),
+        np.asarray([ehi - elo for _, _, elo, ehi in layers], dtype=np.int64),
+    )
+    segs = elem_node - layer_lo
+    # every child must live in an earlier layer (guards the id-order assumption)
+    start_of_elem_layer = layer_lo + base
+    if n_dec and (
+        np.any(primes >= start_of_elem_layer) or np.any(subs >= start_of_elem_layer)
+    ):  # pragma: no cover - would mean PySDD stopped numbering nodes by creation
+        raise AssertionError("SDD node ids are not topologically ordered")
+    root_slots = np.asarray([slot_of[r.id] for r in roots], dtype=np.int64)
     smoothing = None
     if smooth:
+        tabs = (parent, left, right)
+
+        def vt_of(nid: int) -> int | None:
+            if nid in dec_vtree:
+                return dec_vtree[nid]
+            if nid in term_vtree:
+                return term_vtree[nid]
+            return None  # true (false subs were dropped)
+
+        true_ids = {i for i, sl in term_slot.items() if sl == 1}
+        rows: list[list[int]] = []
+        for nid in ordered_ids:
+            vt = dec_vtree[nid]
+            fl = dec_elems[nid]
+            for k in range(0, len(fl), 2):
+                rows.append(
+                    _missing(vt_of(fl[k]), fl[k] in true_ids, left[vt], *tabs)
+                    + _missing(vt_of(fl[k + 1]), fl[k + 1] in true_ids, right[vt], *tabs)
+                )
         top = manager.vtree().position()
         for r in roots:
-            smooth_rows.append([] if r.is_false() else _missing(r, top, *tabs))
-        e_seg = np.repeat(np.arange(len(smooth_rows)), [len(r) for r in smooth_rows])
-        e_vnode = np.asarray([x for r in smooth_rows for x in r], dtype=np.int64)
+            rows.append([] if r.is_false() else _missing(vt_of(r.id), r.is_true(), top, *tabs))
+        e_seg = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+        e_vnode = np.asarray([x for r in rows for x in r], dtype=np.int64)
         v_seg = np.repeat(np.arange(len(below)), [len(b) for b in below])
         # below holds 1-based SDD vars; weights are indexed 0-based
         v_var = np.asarray([x - 1 for b in below for x in b], dtype=np.int64)
         smoothing = (e_vnode, e_seg.astype(np.int64), v_var, v_seg.astype(np.int64), len(below))
-    sdd_size = int(sum(len(e) for e in elems_of))
     return TensorCircuit(
         encoding,
-        np.asarray(primes, dtype=np.int64),
-        np.asarray(subs, dtype=np.int64),
-        np.asarray(segs, dtype=np.int64),
+        primes,
+        subs,
+        segs,
         layers,
         root_slots,
         base + n_dec,
         smoothing,
-        sdd_size,
+        int(counts.sum()),
     )
 
 
 def _missing(
-    node: SddNode,
+    actual: int | None,
+    is_true: bool,
     expected: int,
-    var_pos: dict[int, int],
     parent: list[int],
     left: list[int],
     right: list[int],
 ) -> list[int]:
-    """Vtree nodes whose variables ``expected`` covers but ``node`` does not mention."""
-    if node.is_false():
-        return []
-    if node.is_true():
+    """Vtree nodes under ``expected`` whose variables a child at vtree ``actual`` leaves free."""
+    if is_true or actual is None:
         return [expected]
-    if node.is_literal():
-        actual = var_pos[abs(int(node.literal))]
-    else:
-        actual = node.vtree().position()
     out: list[int] = []
     a = actual
     while a != expected:
