@@ -185,7 +185,7 @@ class ExactEngine:
     ``cache_key`` (e.g. :func:`structure_key`) let callers share compiled
     circuits across engines of structurally identical programs.
     Compilation options (see :class:`~einlog.circuit.compile.SddCompiler`):
-    ``vtree_type`` (``right``/``balanced``), ``var_order`` (``natural``/``dfs``),
+    ``vtree_type`` (``auto``/``right``/``balanced``), ``var_order`` (``natural``/``dfs``),
     ``cycles`` (``proof``/``fixpoint``), ``minimize`` (dynamic vtree search:
     smaller circuits for heavy batched use, slower compilation).
     """
@@ -198,7 +198,7 @@ class ExactEngine:
         limits: CompileLimits | None = None,
         cache: CircuitCache[TensorCircuit] | None = None,
         cache_key: Hashable | None = None,
-        vtree_type: str = "right",
+        vtree_type: str = "auto",
         var_order: str = "natural",
         cycles: str = "proof",
         minimize: bool = False,
