@@ -36,6 +36,12 @@ __all__ = [
     "EvidenceSpec",
 ]
 
+def tiny(dtype: torch.dtype) -> float:
+    """Root values below this are recomputed in log space: 2**60 times the smallest normal
+    number, so terms that underflowed to subnormals are below 2**-60 of the root."""
+    return float(torch.finfo(dtype).tiny) * 2.0**60
+
+
 #: Evidence: ``(atom id or ground atom, truth value)`` pairs.
 EvidenceSpec = Sequence[tuple[int | Struct, bool]]
 
@@ -326,8 +332,22 @@ class ExactEngine:
         *,
         params: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``P(q)`` or ``P(q | e)`` for every query (log-space evaluation, then ``exp``)."""
-        return torch.exp(self.log_probabilities(leaf_probs, evidence, params=params))
+        """``P(q)`` or ``P(q | e)`` for every query.
+
+        Evaluated in probability space (a third of the torch ops of log space);
+        when any root value is 0 or below :func:`tiny` (near float underflow)
+        the log-space circuit answers instead, so small probabilities keep full
+        relative precision.
+        """
+        ev = self._evidence(evidence)
+        p = self._leaves(leaf_probs, params)
+        circ = self.circuit(ev).to(p.device)
+        out = circ.forward(p)
+        if bool((out < tiny(out.dtype)).any()):
+            return torch.exp(self.log_probabilities(p, ev))
+        if not ev:
+            return out
+        return out[..., 1:] / out[..., :1]
 
     def evidence_probability(
         self,
