@@ -299,7 +299,7 @@ class TensorCircuit(torch.nn.Module):
 
     def _chunk(self) -> int:
         widest = max((max(nhi - nlo, ehi - elo) for nlo, nhi, elo, ehi in self.layers), default=1)
-        return max(1, self.max_chunk_elements // max(widest, self.num_nodes // 8, 1))
+        return max(1, self.max_chunk_elements // max(widest, self.num_nodes, 1))
 
     def forward(self, leaf_probs: torch.Tensor, log: bool = False) -> torch.Tensor:
         """Root values (probabilities, or log-probabilities when ``log``)."""
