@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-import pytest
-
 from einlog.front import compile_program
 from einlog.ir.nodes import IRProgram
+from einlog.ir.printer import format_literal
 from einlog.ir.verify import verify
-
-
-def parser_available() -> bool:
-    try:
-        from einlog.syntax import parse_program  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_parser = pytest.mark.skipif(not parser_available(), reason="parser not yet available")
+from einlog.syntax import format_term, parse_program
 
 
 def compile_text(text: str, name: str = "test.pl") -> IRProgram:
-    from einlog.syntax import parse_program
-
     ir = compile_program(parse_program(text, name))
     verify(ir)
     return ir
 
 
 def rules_of(ir: IRProgram, name: str) -> list[str]:
-    from einlog.ir.printer import fmt_term, format_literal
-
+    """The rules for ``name``, printed ProbLog style (``p(X,Y) :- e(X,Y)``)."""
     out = []
     for r in ir.rules:
         if r.head.functor == name:
             body = ", ".join(format_literal(lit) for lit in r.body)
-            out.append(f"{fmt_term(r.head)} :- {body}" if body else fmt_term(r.head))
+            out.append(f"{format_term(r.head)} :- {body}" if body else format_term(r.head))
     return out

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from front_helpers import compile_text, needs_parser, rules_of
+from front_helpers import compile_text, rules_of
 
 from einlog.errors import ArityError, ProbabilityError, UnknownPredicateError
 from einlog.ir.nodes import AggregateLiteral
-
-pytestmark = needs_parser
 
 
 def test_facts_rules_and_query() -> None:
     ir = compile_text("e(a,b). e(b,c). p(X,Y) :- e(X,Y). query(p(a,_)).")
     assert len(ir.facts[("e", 2)]) == 2
-    assert rules_of(ir, "p") == ["p(X, Y) :- e(X, Y)"]
+    assert rules_of(ir, "p") == ["p(X,Y) :- e(X,Y)"]
     assert ir.queries[0].functor == "p"
 
 
@@ -45,7 +43,7 @@ def test_probabilistic_rule_and_variable_probability() -> None:
     ir = compile_text("q(1,0.3). 0.5::p(X) :- q(X,_). P::r(X) :- q(X,P).")
     assert len(ir.choices) == 2
     assert ir.choices[1].alternatives[0][0].kind == "expr"
-    assert rules_of(ir, "r")[0].endswith("'$choice'(1, 0, vars(X, P))")
+    assert rules_of(ir, "r")[0].endswith("'$choice'(1,0,vars(X,P))")
 
 
 def test_ad_with_body() -> None:
@@ -72,7 +70,7 @@ def test_neural_declarations() -> None:
 
 def test_neural_with_body() -> None:
     ir = compile_text("ok(i1). nn(net, [X], Y, [a,b]) :: lab(X, Y) :- ok(X).")
-    assert rules_of(ir, "lab")[0].startswith("lab(X, a) :- ok(X)")
+    assert rules_of(ir, "lab")[0].startswith("lab(X,a) :- ok(X)")
 
 
 def test_disjunction_if_then_else_and_negation() -> None:
@@ -85,7 +83,7 @@ def test_disjunction_if_then_else_and_negation() -> None:
     )
     assert len(rules_of(ir, "p")) == 2
     assert len(rules_of(ir, "q")) == 2
-    assert "\\+ #X > 0" in rules_of(ir, "q")[1]
+    assert "\\+ #X>0" in rules_of(ir, "q")[1]
     assert any(r.head.functor.startswith("$not_") for r in ir.rules)
 
 
@@ -125,3 +123,21 @@ def test_errors_have_suggestions() -> None:
         compile_text("p :- between(1, 2).")
     with pytest.raises(ProbabilityError, match=r"sum to 1\.1"):
         compile_text("0.6::a(1); 0.5::a(2) :- true.")
+
+
+def test_prelude_helpers_with_dollar_names_are_loaded() -> None:
+    # '$lists_...' helpers are library predicates, not the front end's own aux predicates
+    ir = compile_text("p(L) :- length(L, 2). q(S) :- sum_list([1, 2], S).")
+    assert {("$lists_mklist", 2), ("$lists_sum", 3)} <= ir.library
+
+
+def test_undefined_dollar_predicate_is_an_error() -> None:
+    with pytest.raises(UnknownPredicateError, match=r"'\$foo/0'"):
+        compile_text("p :- '$foo'.")
+
+
+def test_anonymous_variables_are_distinct_choice_variables() -> None:
+    # ProbLog: 0.5::p(X) :- q(X,_). has one independent choice per ground body instance
+    ir = compile_text("q(1,a). q(1,b). 0.5::p(X) :- q(X,_), q(X,_).")
+    names = [str(v) for v in ir.choices[0].variables]
+    assert len(names) == 3 and names[0] == "X" and len(set(names)) == 3

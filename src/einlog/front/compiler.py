@@ -59,7 +59,7 @@ from einlog.ir.nodes import (
     Rule,
     Weight,
 )
-from einlog.ir.printer import fmt_term
+from einlog.syntax import format_term
 from einlog.syntax.ast import (
     Clause,
     Directive,
@@ -228,6 +228,7 @@ class _Compiler:
         self.builtins = builtins
         self.ir = IRProgram(source=ast.source)
         self.aux_count = 0
+        self.aux_keys: set[PredKey] = set()  # the '$not_N', '$agg_N', '$body_N' made here
         self.ad_count = 0
         self.defined: dict[PredKey, SourceSpan | None] = {}
         self.library_ast = library
@@ -310,18 +311,18 @@ class _Compiler:
                 if isinstance(lib, Struct) and not lib.args and lib.functor in LIBRARY_MODULES:
                     return
                 raise ProgramError(
-                    f"unknown library '{fmt_term(lib)}'",
+                    f"unknown library '{format_term(lib)}'",
                     span,
                     "einlog knows ProbLog's standard libraries: "
                     + ", ".join(sorted(LIBRARY_MODULES)),
                 )
             raise ProgramError(
-                f"cannot load module '{fmt_term(arg)}'",
+                f"cannot load module '{format_term(arg)}'",
                 span,
                 "einlog accepts only ':- use_module(library(Name)).' for ProbLog's "
                 "standard libraries; put the clauses into the program instead",
             )
-        name = _key_str(goal.indicator) if isinstance(goal, Struct) else fmt_term(goal)
+        name = _key_str(goal.indicator) if isinstance(goal, Struct) else format_term(goal)
         raise ProgramError(
             f"unknown directive '{name}'",
             span,
@@ -338,7 +339,7 @@ class _Compiler:
     def _resolve(self, atom: Struct, span: SourceSpan | None, what: str = "call") -> None:
         """Make sure ``atom``'s predicate exists (loading it from the library if needed)."""
         key = atom.indicator
-        if key in self.defined or key[0].startswith("$"):
+        if key in self.defined or key in self.aux_keys:
             return
         if key in self.library_keys:
             if key not in self.library_loaded:
@@ -385,7 +386,7 @@ class _Compiler:
             )
         if not isinstance(body, Struct):
             raise ProgramError(
-                f"'{fmt_term(body)}' is not callable",
+                f"'{format_term(body)}' is not callable",
                 span,
                 "a body literal must be an atom or a compound term",
             )
@@ -458,9 +459,11 @@ class _Compiler:
             return [[_Unit("agg", body, span)]]
         return [[_Unit("atom", body, span)]]
 
-    def _new_aux(self, kind: str) -> str:
+    def _new_aux(self, kind: str, arity: int) -> str:
         self.aux_count += 1
-        return f"${kind}_{self.aux_count}"
+        name = f"${kind}_{self.aux_count}"
+        self.aux_keys.add((name, arity))
+        return name
 
     def _classify(self, atom: Struct, span: SourceSpan | None, negated: bool) -> BodyLiteral:
         key = atom.indicator
@@ -495,7 +498,7 @@ class _Compiler:
         simple = goal.indicator not in CONTROL and goal.indicator not in AGGREGATES
         if simple and len(shared) == len(goal_vars):
             return self._classify(goal, unit.span, True)
-        name = self._new_aux("not")
+        name = self._new_aux("not", len(shared))
         head = Struct(name, [_var_occurrence(goal, v) or Var(v) for v in shared], goal.span)
         sub = _Ctx(ctx.display, unit.span, ctx.trusted, set(shared))
         self._emit_rules([head], self._dnf(goal, unit.span), [], sub)
@@ -517,7 +520,7 @@ class _Compiler:
                 op, template = spec.functor, spec.args[0]
             else:
                 raise ProgramError(
-                    f"unknown aggregate '{fmt_term(spec)}'",
+                    f"unknown aggregate '{format_term(spec)}'",
                     _span_of(spec, span),
                     "use count, sum(E), max(E), min(E), bag(E) or set(E)",
                 )
@@ -536,7 +539,7 @@ class _Compiler:
                     _span_of(occ, span),
                     "the aggregated term may only use variables of the goal",
                 )
-        name = self._new_aux("agg")
+        name = self._new_aux("agg", len(goal_vars))
         head = Struct(name, [_var_occurrence(goal, v) or Var(v) for v in goal_vars], goal.span)
         sub = _Ctx(ctx.display, span, ctx.trusted, {v for v in group if v in goal_vars})
         self._emit_rules([head], self._dnf(goal, span), [], sub)
@@ -626,7 +629,7 @@ class _Compiler:
                 f"bind '{v}' with a positive body literal, or use a fresh variable name "
                 "inside the aggregate",
             )
-        shown = fmt_term(lit.atom)
+        shown = format_term(lit.atom)
         if lit.negated:
             raise UnsafeVariableError(
                 f"variable '{v}' in the negation '\\+ {shown}' is not bound by any positive "
@@ -723,19 +726,19 @@ class _Compiler:
                 initial = eval_number(arg)
                 if initial is None or not 0.0 <= initial <= 1.0:
                     raise ProbabilityError(
-                        f"initial value '{fmt_term(arg)}' of a learnable probability is not "
+                        f"initial value '{format_term(arg)}' of a learnable probability is not "
                         "a number in [0, 1]",
                         self._prob_span(prob, head, span),
                         "write t(P) with 0 <= P <= 1, or t(_) to start from a random value",
                     )
-            self.ir.params.append(Param(initial, fmt_term(head), span))
+            self.ir.params.append(Param(initial, format_term(head), span))
             return Weight("param", param=len(self.ir.params) - 1)
         if is_ground(prob):
             value = eval_number(prob)
             pspan = self._prob_span(prob, head, span)
             if value is None or math.isnan(value):
                 raise ProbabilityError(
-                    f"probability '{fmt_term(prob)}' of '{fmt_term(head)}' is not a number",
+                    f"probability '{format_term(prob)}' of '{format_term(head)}' is not a number",
                     pspan,
                     "write a number in [0, 1], an arithmetic expression such as 1/3, "
                     "t(_) for a learnable probability, or a variable bound by the body",
@@ -743,7 +746,7 @@ class _Compiler:
             if value < 0.0 or value > 1.0:
                 side = "below 0" if value < 0.0 else "above 1"
                 raise ProbabilityError(
-                    f"probability {fmt_term(prob)} of '{fmt_term(head)}' is {side}",
+                    f"probability {format_term(prob)} of '{format_term(head)}' is {side}",
                     pspan,
                     "a probability must lie in [0, 1]",
                 )
@@ -829,7 +832,7 @@ class _Compiler:
             every = set.intersection(*[set(_var_names([u.term for u in c])) for c in conjs])
             wanted = set(_var_names(outer)) | every
             body_vars = [v for v in _var_names([body]) if v in wanted]  # type: ignore[list-item]
-            aux = Struct(self._new_aux("body"), [Var(v) for v in body_vars], span)
+            aux = Struct(self._new_aux("body", len(body_vars)), [Var(v) for v in body_vars], span)
             self._emit_rules([aux], conjs, [], _Ctx(display, span, ctx.trusted))
             conjs = [[_Unit("atom", aux, span)]]
         if not conjs:

@@ -2,8 +2,9 @@
 
 Why a separate printer: the IR is not source syntax (choice markers, aux
 predicates, weights of several kinds), so it gets its own, stable, line per
-item format.  Terms are printed with the syntax package's printer when it is
-available, so that what users see matches what they wrote.
+item format.  Terms inside it are printed by :func:`einlog.syntax.format_term`
+(one term printer for the whole project), so IR dumps, error messages and
+ProbLog's output all spell a term the same way (``p(X,Y)``).
 """
 
 from __future__ import annotations
@@ -16,48 +17,9 @@ from einlog.ir.nodes import (
     PredLiteral,
     Weight,
 )
-from einlog.terms import Str, Struct, Term, Var, list_items
+from einlog.syntax import format_term
 
-__all__ = ["format_ir", "fmt_term", "format_literal", "format_weight"]
-
-_INFIX = {",", ";", "->", ":-", "=", "\\=", "==", "\\==", "is", "<", ">", "=<", ">=", "=:=",
-          "=\\=", "@<", "@>", "@=<", "@>=", "+", "-", "*", "/", "//", "mod", "**", "^", "=..",
-          "::"}
-
-
-def _fallback(term: Term) -> str:
-    if isinstance(term, Var):
-        return term.name
-    if isinstance(term, Str):
-        return '"' + term.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(term, (int, float)):
-        return repr(term)
-    if term.functor == "." and term.arity == 2:
-        items, tail = list_items(term)
-        body = ", ".join(_fallback(i) for i in items)
-        if tail == Struct("[]"):
-            return f"[{body}]"
-        return f"[{body}|{_fallback(tail)}]"
-    name = term.functor
-    if not (name[:1].islower() and name.replace("_", "a").isalnum()) and name not in ("[]", "{}"):
-        name = "'" + name.replace("'", "\\'") + "'"
-    if term.arity == 2 and term.functor in _INFIX:
-        return f"{_fallback(term.args[0])} {term.functor} {_fallback(term.args[1])}"
-    if not term.args:
-        return name
-    return f"{name}({', '.join(_fallback(a) for a in term.args)})"
-
-
-def fmt_term(term: Term) -> str:
-    """Print a term (the syntax printer when present, else a simple fallback)."""
-    try:
-        from einlog.syntax import format_term
-    except ImportError:
-        return _fallback(term)
-    try:
-        return str(format_term(term))
-    except Exception:  # the printer is someone else's module: never fail a message on it
-        return _fallback(term)
+__all__ = ["format_ir", "format_literal", "format_weight"]
 
 
 def format_weight(w: Weight) -> str:
@@ -66,11 +28,11 @@ def format_weight(w: Weight) -> str:
     if w.kind == "param":
         return f"param#{w.param}"
     if w.kind == "expr":
-        return f"expr({fmt_term(w.expr)})" if w.expr is not None else "expr(?)"
+        return f"expr({format_term(w.expr)})" if w.expr is not None else "expr(?)"
     n = w.neural
     if n is None:
         return "neural(?)"
-    ins = ", ".join(fmt_term(i) for i in n.inputs)
+    ins = ", ".join(format_term(i) for i in n.inputs)
     if n.index is None:
         return f"nn({n.network}, [{ins}])"
     return f"nn({n.network}, [{ins}], {n.index}/{n.domain_size})"
@@ -78,14 +40,14 @@ def format_weight(w: Weight) -> str:
 
 def format_literal(lit: BodyLiteral) -> str:
     if isinstance(lit, AggregateLiteral):
-        tmpl = "" if lit.template is None else f"{fmt_term(lit.template)}, "
-        group = ", ".join(fmt_term(g) for g in lit.group_by)
-        return (f"aggregate({lit.op}, {tmpl}{fmt_term(lit.goal)}, {fmt_term(lit.result)}, "
+        tmpl = "" if lit.template is None else f"{format_term(lit.template)}, "
+        group = ", ".join(format_term(g) for g in lit.group_by)
+        return (f"aggregate({lit.op}, {tmpl}{format_term(lit.goal)}, {format_term(lit.result)}, "
                 f"by=[{group}])")
     neg = "\\+ " if lit.negated else ""
     tag = "#" if isinstance(lit, BuiltinLiteral) else ""
     assert isinstance(lit, (PredLiteral, BuiltinLiteral))
-    return f"{neg}{tag}{fmt_term(lit.atom)}"
+    return f"{neg}{tag}{format_term(lit.atom)}"
 
 
 def format_ir(ir: IRProgram) -> str:
@@ -100,21 +62,21 @@ def format_ir(ir: IRProgram) -> str:
         for f in ir.facts[key]:
             w = "" if f.weight is None else format_weight(f.weight) + "::"
             g = "" if f.ad_group is None else f"  [ad {f.ad_group}]"
-            lines.append(f"fact {w}{fmt_term(f.atom)}.{g}")
+            lines.append(f"fact {w}{format_term(f.atom)}.{g}")
     for c in ir.choices:
-        alts = "; ".join(f"{format_weight(w)}::{fmt_term(h)}" for w, h in c.alternatives)
-        vs = ", ".join(fmt_term(v) for v in c.variables)
+        alts = "; ".join(f"{format_weight(w)}::{format_term(h)}" for w, h in c.alternatives)
+        vs = ", ".join(format_term(v) for v in c.variables)
         lines.append(f"choice {c.id}: {alts}  vars=[{vs}]")
     for r in ir.rules:
         if r.body:
             body = ", ".join(format_literal(lit) for lit in r.body)
-            lines.append(f"rule {fmt_term(r.head)} :- {body}.")
+            lines.append(f"rule {format_term(r.head)} :- {body}.")
         else:
-            lines.append(f"rule {fmt_term(r.head)}.")
+            lines.append(f"rule {format_term(r.head)}.")
     for q in ir.queries:
-        lines.append(f"query {fmt_term(q)}.")
+        lines.append(f"query {format_term(q)}.")
     for ev, value in ir.evidence:
-        lines.append(f"evidence {fmt_term(ev)} = {'true' if value else 'false'}.")
+        lines.append(f"evidence {format_term(ev)} = {'true' if value else 'false'}.")
     if ir.library:
         lines.append("library: " + ", ".join(f"{n}/{a}" for n, a in sorted(ir.library)))
     if ir.strata:

@@ -24,6 +24,7 @@ from einlog.ir.nodes import (
     Rule,
     Weight,
 )
+from einlog.syntax import format_term
 from einlog.terms import Struct, Term, Var, is_ground, variables
 
 __all__ = ["IRInvariantError", "verify", "call_bound_positions", "AD_TOLERANCE"]
@@ -41,9 +42,7 @@ class IRInvariantError(EinlogError, AssertionError):
 def _fail(msg: str, rule: Rule | None = None) -> IRInvariantError:
     where = ""
     if rule is not None:
-        from einlog.ir.printer import fmt_term
-
-        where = f" (in rule for {fmt_term(rule.head)})"
+        where = f" (in rule for {format_term(rule.head)})"
     return IRInvariantError(msg + where, rule.span if rule is not None else None)
 
 
