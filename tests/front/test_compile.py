@@ -119,7 +119,7 @@ def test_empty_program() -> None:
 def test_errors_have_suggestions() -> None:
     with pytest.raises(UnknownPredicateError, match="did you mean 'path/2'"):
         compile_text("path(a,b). q :- pth(a,b).")
-    with pytest.raises(ArityError, match="called with 2 arguments"):
+    with pytest.raises(ArityError, match="builtin 'between' takes 3 arguments, called with 2"):
         compile_text("p :- between(1, 2).")
     with pytest.raises(ProbabilityError, match=r"sum to 1\.1"):
         compile_text("0.6::a(1); 0.5::a(2) :- true.")

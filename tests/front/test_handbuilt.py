@@ -36,13 +36,13 @@ def test_reorders_comparison_after_binding_literal() -> None:
 
 def test_disjunction_splits_rules() -> None:
     ir = comp(Clause(S("a")), Clause(S("b")), Clause(S("p"), S(";", (S("a"), S("b")))))
-    assert [r.body[0].atom for r in ir.rules] == [S("a"), S("b")]  # type: ignore[union-attr]
+    assert [r.body[0].atom for r in ir.rules] == [S("a"), S("b")]
 
 
 def test_if_then_else_is_logical() -> None:
     ir = comp(Clause(S("a")), Clause(S("b")), Clause(S("c")),
               Clause(S("p"), S(";", (S("->", (S("a"), S("b"))), S("c")))))
-    bodies = [[(lit.atom.functor, lit.negated) for lit in r.body] for r in ir.rules]  # type: ignore[union-attr]
+    bodies = [[(lit.atom.functor, lit.negated) for lit in r.body] for r in ir.rules]
     assert bodies == [[("a", False), ("b", False)], [("a", True), ("c", False)]]
 
 
@@ -82,6 +82,6 @@ def test_prob_rule_and_nn() -> None:
 def test_unsafe_head_and_recursion_errors() -> None:
     with pytest.raises(UnsafeVariableError):
         comp(Clause(S("q", (1,))), Clause(S("p", (X, Y)), S("q", (X,))))
-    with pytest.raises(StratificationError, match=r"win/1 -> \\\+ win/1 -> win/1"):
+    with pytest.raises(StratificationError, match=r"(?m)recursion: win/1 -> \\\+ win/1$"):
         comp(Clause(S("move", (1, 2))),
              Clause(S("win", (X,)), conj(S("move", (X, Y)), S("\\+", (S("win", (Y,)),)))))

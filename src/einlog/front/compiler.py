@@ -125,6 +125,25 @@ def _var_occurrence(term: Term, name: str) -> Var | None:
     return None
 
 
+def _is_anonymous(v: Var) -> bool:
+    """Whether ``v`` was written ``_`` (the parser names those ``_G<n>``)."""
+    span = v.span
+    if span is None or span.source is None or span.line != span.end_line:
+        return v.name == "_" or v.name.endswith("$")
+    return span.source.line_text(span.line)[span.col - 1 : span.end_col - 1] == "_"
+
+
+def _var_label(name: str, occ: Var | None) -> str:
+    """How a message names a variable: ``'X'``, or ``'_'`` for an anonymous one."""
+    return "_" if occ is not None and _is_anonymous(occ) else name
+
+
+def _show(term: Term) -> str:
+    """A term for a message: the project's printer, anonymous variables shown as ``_``."""
+    anon: dict[str, Term] = {v.name: Var("_") for v in variables([term]) if _is_anonymous(v)}
+    return format_term(_subst(term, anon) if anon else term)
+
+
 def _subst(term: Term, mapping: dict[str, Term]) -> Term:
     if isinstance(term, Var):
         return mapping.get(term.name, term)
@@ -134,7 +153,11 @@ def _subst(term: Term, mapping: dict[str, Term]) -> Term:
 
 
 class _Anon:
-    """Renames each anonymous ``_`` to a fresh variable (in case the parser keeps ``_``)."""
+    """Renames each anonymous ``_`` to a fresh variable.
+
+    The parser already names each ``_`` apart (``_G<n>``); hand-built ASTs
+    (tests, other producers) may still contain ``Var("_")``.
+    """
 
     def __init__(self) -> None:
         self.count = 0
@@ -172,6 +195,24 @@ def _rename_anonymous(st: Statement) -> Statement:
             anon.struct(st.head), anon.opt(st.body), st.span,
         )
     return st
+
+
+def _closest(key: PredKey, candidates: Iterable[PredKey]) -> PredKey | None:
+    """The predicate a misspelt ``key`` most likely meant (by name; same arity wins ties).
+
+    Names are compared without the arity: ``'pth/2'`` against ``'a/2'`` shares
+    ``/2`` and would look similar to ``difflib`` for no good reason.
+    """
+    best: tuple[float, bool, str] | None = None
+    found: PredKey | None = None
+    for cand in candidates:
+        ratio = difflib.SequenceMatcher(None, key[0], cand[0]).ratio()
+        if ratio < 0.6:
+            continue
+        rank = (ratio, cand[1] == key[1], cand[0])
+        if best is None or rank[:2] > best[:2] or (rank[:2] == best[:2] and rank[2] < best[2]):
+            best, found = rank, cand
+    return found
 
 
 def eval_number(term: Term) -> float | None:
@@ -229,6 +270,7 @@ class _Compiler:
         self.ir = IRProgram(source=ast.source)
         self.aux_count = 0
         self.aux_keys: set[PredKey] = set()  # the '$not_N', '$agg_N', '$body_N' made here
+        self.negated_goal: dict[str, Struct] = {}  # '$not_N' -> the goal as written
         self.ad_count = 0
         self.defined: dict[PredKey, SourceSpan | None] = {}
         self.library_ast = library
@@ -326,7 +368,8 @@ class _Compiler:
         raise ProgramError(
             f"unknown directive '{name}'",
             span,
-            "einlog accepts only ':- use_module(library(Name)).' directives",
+            "einlog accepts only ':- use_module(library(Name)).' directives; queries and "
+            "evidence are written as facts: 'query(Atom).', 'evidence(Atom, true).'",
         )
 
     # -------------------------------------------------------- name resolution
@@ -350,27 +393,31 @@ class _Compiler:
         cands = self._candidates()
         same_name = sorted(k for k in cands if k[0] == key[0])
         if same_name:
-            shown = " and ".join(f"'{_key_str(k)}'" for k in same_name)
-            verb = "is" if len(same_name) == 1 else "are"
             arities = " or ".join(str(k[1]) for k in same_name)
+            plural = "s" if arities != "1" else ""
+            if any(k in self.builtins for k in same_name):
+                raise ArityError(
+                    f"wrong number of arguments: builtin '{key[0]}' takes {arities} "
+                    f"argument{plural}, called with {key[1]}",
+                    span,
+                    f"call '{key[0]}' with {arities} argument{plural} "
+                    f"('{_key_str(same_name[0])}')",
+                )
+            shown = " and ".join(f"'{_key_str(k)}'" for k in same_name)
             raise ArityError(
-                f"'{_key_str(key)}' is not defined; {shown} {verb} "
-                f"(called with {key[1]} argument{'s' if key[1] != 1 else ''})",
+                f"wrong number of arguments: '{key[0]}' is defined with {arities} "
+                f"argument{plural} ({shown}), called with {key[1]}",
                 span,
-                f"call '{key[0]}' with {arities} argument{'s' if arities != '1' else ''}, "
-                f"or define '{_key_str(key)}'",
+                f"call '{key[0]}' with {arities} argument{plural}, or define "
+                f"'{_key_str(key)}' if it is a different predicate",
             )
-        names = {_key_str(k): k for k in cands}
-        close = difflib.get_close_matches(_key_str(key), list(names), n=1, cutoff=0.6)
-        if not close:
-            by_name = {k[0]: k for k in cands}
-            near = difflib.get_close_matches(key[0], list(by_name), n=1, cutoff=0.6)
-            close = [_key_str(by_name[near[0]])] if near else []
-        hint = (
-            f"did you mean '{close[0]}'?"
-            if close
-            else f"define '{_key_str(key)}' with a fact or a rule, or check the spelling"
-        )
+        hint = f"define '{_key_str(key)}' with a fact or a rule, or check the spelling"
+        own = sorted(k for k in self.defined if not k[0].startswith("$"))
+        if 0 < len(own) <= 8:
+            hint += " (the program defines " + ", ".join(_key_str(k) for k in own) + ")"
+        close = _closest(key, cands)
+        if close is not None:
+            hint = f"did you mean '{_key_str(close)}'?"
         label = "unknown predicate" if what == "call" else f"{what} of unknown predicate"
         raise UnknownPredicateError(f"{label} '{_key_str(key)}'", span, hint)
 
@@ -499,6 +546,7 @@ class _Compiler:
         if simple and len(shared) == len(goal_vars):
             return self._classify(goal, unit.span, True)
         name = self._new_aux("not", len(shared))
+        self.negated_goal[name] = goal
         head = Struct(name, [_var_occurrence(goal, v) or Var(v) for v in shared], goal.span)
         sub = _Ctx(ctx.display, unit.span, ctx.trusted, set(shared))
         self._emit_rules([head], self._dnf(goal, unit.span), [], sub)
@@ -617,32 +665,44 @@ class _Compiler:
                      if v not in bound] or needs
         v = needs[0] if needs else "_"
         where: Term = lit.atom if not isinstance(lit, AggregateLiteral) else lit.goal
+        if isinstance(lit, PredLiteral):
+            where = self.negated_goal.get(lit.atom.functor, where)
         occ = _var_occurrence(where, v)
         if occ is None and isinstance(lit, AggregateLiteral) and lit.template is not None:
             occ = _var_occurrence(lit.template, v)
         span = _span_of(occ, lit.span or ctx.span)
+        label = _var_label(v, occ)
         if isinstance(lit, AggregateLiteral):
             raise UnsafeVariableError(
-                f"variable '{v}' shared by the aggregate and the rest of the rule is not "
-                "bound by any positive body literal",
+                f"variable '{label}' is shared by the aggregate and the rest of the rule, "
+                "but no positive body literal binds it",
                 span,
-                f"bind '{v}' with a positive body literal, or use a fresh variable name "
-                "inside the aggregate",
+                f"bind '{label}' with a positive body literal outside the aggregate, or rename "
+                "it inside the aggregate if it is meant to be local to it",
             )
-        shown = format_term(lit.atom)
         if lit.negated:
+            shown = _show(Struct("\\+", (where,)))
             raise UnsafeVariableError(
-                f"variable '{v}' in the negation '\\+ {shown}' is not bound by any positive "
+                f"variable '{label}' in the negation '{shown}' is not bound by any positive "
                 "body literal",
                 span,
-                f"negation needs its arguments bound: add a positive literal that binds '{v}' "
-                "to the body",
+                f"'\\+' can only test bound goals: add a positive literal that binds '{label}' "
+                "anywhere in the body",
             )
         key = _key_str(lit.atom.indicator)
+        if label == "_":
+            raise UnsafeVariableError(
+                f"anonymous variable '_' in '{_show(lit.atom)}' is never bound",
+                span,
+                f"every '_' is a fresh variable, and '{key}' needs its arguments bound: "
+                "use a named variable that a positive body literal binds",
+            )
         raise UnsafeVariableError(
-            f"variable '{v}' in '{shown}' is not bound by any positive body literal",
+            f"variable '{label}' in '{_show(lit.atom)}' is not bound by any positive body "
+            "literal",
             span,
-            f"'{key}' needs its arguments bound: add a positive literal that binds '{v}'",
+            f"'{key}' needs its arguments bound: add a positive literal that binds '{label}' "
+            "anywhere in the body",
         )
 
     def _check_head(self, head: Struct, bound: set[str], ctx: _Ctx) -> None:
@@ -651,6 +711,15 @@ class _Compiler:
         for v in _var_names([head]):
             if v not in bound:
                 occ = _var_occurrence(head, v)
+                label = _var_label(v, occ)
+                if label == "_":
+                    raise UnsafeVariableError(
+                        f"anonymous variable '_' in the head of '{ctx.display}' is not bound "
+                        "by any positive body literal",
+                        _span_of(occ, ctx.span),
+                        "every head variable must occur in a positive body literal; replace "
+                        "'_' by a constant, or by a named variable that the body binds",
+                    )
                 raise UnsafeVariableError(
                     f"variable '{v}' in the head of '{ctx.display}' is not bound by any "
                     "positive body literal",
@@ -746,27 +815,33 @@ class _Compiler:
             if value < 0.0 or value > 1.0:
                 side = "below 0" if value < 0.0 else "above 1"
                 raise ProbabilityError(
-                    f"probability {format_term(prob)} of '{format_term(head)}' is {side}",
+                    f"probability {format_term(prob)} of '{_show(head)}' is {side}",
                     pspan,
-                    "a probability must lie in [0, 1]",
+                    "a probability must lie in [0, 1]: write a number between 0 and 1, "
+                    "an expression such as 1/3, or t(_) to learn it",
                 )
             return Weight("const", value=value)
         return Weight("expr", expr=prob)
 
-    def _check_ad_sum(self, weights: list[Weight], span: SourceSpan | None) -> None:
-        consts = [w.value for w in weights if w.kind == "const" and w.value is not None]
-        if len(weights) > 1 and sum(consts) > 1.0 + AD_TOLERANCE:
-            total = sum(consts)
+    def _check_ad_sum(
+        self, weights: list[Weight], probs: Sequence[Term], span: SourceSpan | None
+    ) -> None:
+        consts = [(w.value, p) for w, p in zip(weights, probs)
+                  if w.kind == "const" and w.value is not None]
+        total = sum(v for v, _ in consts)
+        if len(weights) > 1 and total > 1.0 + AD_TOLERANCE:
+            terms = " + ".join(format_term(p) for _, p in consts)
             raise ProbabilityError(
-                f"the probabilities of the annotated disjunction sum to {total:.10g}, above 1",
+                f"the probabilities of the annotated disjunction sum to {total:.10g} "
+                f"({terms}), above 1",
                 span,
-                "its alternatives are mutually exclusive, so their probabilities must sum "
-                "to at most 1",
+                "at most one of its alternatives is true, so their probabilities must sum "
+                "to at most 1 (what is left to 1 is the chance that none is true)",
             )
 
     def _prob_clause(self, st: ProbabilisticClause) -> None:
         weights = [self._weight(p, h, st.span) for p, h in st.heads]
-        self._check_ad_sum(weights, st.span)
+        self._check_ad_sum(weights, [p for p, _ in st.heads], st.span)
         heads = [h for _, h in st.heads]
         if (
             st.body is None
@@ -854,7 +929,8 @@ class _Compiler:
                                 f"probability variable '{v}' of '{display}' is not bound by "
                                 "any positive body literal",
                                 _span_of(occ, span),
-                                f"bind '{v}' to a number in the body",
+                                f"bind '{v}' to a number in the body, e.g. with a fact "
+                                "that holds the probability",
                             )
         self.ir.choices.append(
             Choice(cid, list(alternatives), tuple(body_lits), tuple(choice_vars), span)

@@ -121,6 +121,7 @@ def _cycle_message(
     start = next((i for i, n in enumerate(nodes) if not _is_aux(n)), 0)
     steps = steps[start:] + steps[:start]
     first = nodes[start]
+    # each arrow is one call: 'win/1 -> \+ win/1' reads "win/1 calls \+ win/1"
     parts = [_name(first)]
     pending = "pos"
     for k, n in steps:
@@ -132,7 +133,8 @@ def _cycle_message(
             parts.append(f"\\+ {_name(n)}")
         elif pending == "agg":
             parts.append(f"aggregate over {_name(n)}")
-        parts.append(_name(n))
+        else:
+            parts.append(_name(n))
         pending = "pos"
     return " -> ".join(parts)
 
@@ -152,8 +154,9 @@ def stratify(ir: IRProgram) -> dict[PredKey, int]:
                     raise StratificationError(
                         f"{what} through recursion: {cycle}",
                         span,
-                        f"a predicate may not depend on its own {what}; restructure the "
-                        "program so that the cycle goes through positive calls only",
+                        f"a predicate may not depend on its own {what} (the program must be "
+                        "stratified); compute what the cycle needs with positive calls first "
+                        f"and apply the {what} to that result",
                     )
         level = 0
         for node in comp:
