@@ -191,7 +191,7 @@ class ExactEngine:
     ``cache_key`` (e.g. :func:`structure_key`) let callers share compiled
     circuits across engines of structurally identical programs.
     Compilation options (see :class:`~einlog.circuit.compile.SddCompiler`):
-    ``vtree_type`` (``auto``/``right``/``balanced``), ``var_order`` (``natural``/``dfs``),
+    ``vtree_type`` (``auto``/``right``/``balanced``), ``var_order`` (``auto``/``natural``/``dfs``),
     ``cycles`` (``proof``/``fixpoint``), ``minimize`` (dynamic vtree search:
     smaller circuits for heavy batched use, slower compilation).
     """
@@ -205,7 +205,7 @@ class ExactEngine:
         cache: CircuitCache[TensorCircuit] | None = None,
         cache_key: Hashable | None = None,
         vtree_type: str = "auto",
-        var_order: str = "natural",
+        var_order: str = "auto",
         cycles: str = "proof",
         minimize: bool = False,
     ) -> None:
