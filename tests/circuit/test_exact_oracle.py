@@ -255,3 +255,23 @@ def test_constant_roots():
     _close(eng.probabilities().tolist(), [1.0, 0.0, 0.5])
     r = eng.mpe()
     assert abs(float(r.probability) - 0.5) < 1e-15
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"minimize": True},
+        {"vtree_type": "balanced", "var_order": "dfs"},
+        {"vtree_type": "right", "var_order": "natural"},
+    ],
+)
+@pytest.mark.parametrize("seed", range(0, 60, 6))
+def test_compile_options_agree(seed, options):
+    b = random_program(seed)
+    gp = b.build()
+    want = oracle(gp, b.leaf_probs)
+    if want and want[0] != want[0]:
+        return
+    eng = ExactEngine(gp, **options)
+    _close(eng.probabilities().tolist(), want, 1e-10)
+    assert abs(float(eng.mpe().probability) - oracle_mpe(gp, b.leaf_probs)) <= 1e-12

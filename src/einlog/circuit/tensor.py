@@ -493,13 +493,22 @@ def build_tensor_circuit(
     n_dec = len(dec_ids)
     # depth: 1 + max depth of decision children, in id (= topological) order
     depth: dict[int, int] = {}
+    in_order = True
     for nid in dec_ids:
         d = 0
         for c in dec_elems[nid]:
-            dc = depth.get(c, 0)
-            if dc > d:
+            dc = depth.get(c)
+            if dc is None:
+                if c in dec_elems:  # a child created later: vtree search rewrote nodes
+                    in_order = False
+                    break
+            elif dc > d:
                 d = dc
+        if not in_order:
+            break
         depth[nid] = d + 1
+    if not in_order:
+        depth = _depths_by_dfs(dec_elems)
     depths = np.fromiter((depth[i] for i in dec_ids), dtype=np.int64, count=n_dec)
     order = np.argsort(depths, kind="stable")
     slot_of: dict[int, int] = dict(term_slot)
@@ -534,8 +543,8 @@ def build_tensor_circuit(
     start_of_elem_layer = layer_lo + base
     if n_dec and (
         np.any(primes >= start_of_elem_layer) or np.any(subs >= start_of_elem_layer)
-    ):  # pragma: no cover - would mean PySDD stopped numbering nodes by creation
-        raise AssertionError("SDD node ids are not topologically ordered")
+    ):  # pragma: no cover - the depths above make this impossible
+        raise AssertionError("tensor circuit layering is not topological")
     root_slots = np.asarray([slot_of[r.id] for r in roots], dtype=np.int64)
     smoothing = None
     if smooth:
@@ -578,6 +587,27 @@ def build_tensor_circuit(
         smoothing,
         int(counts.sum()),
     )
+
+
+def _depths_by_dfs(dec_elems: dict[int, list[int]]) -> dict[int, int]:
+    """Depth of every decision node by an iterative post-order walk (any id order)."""
+    depth: dict[int, int] = {}
+    for start in dec_elems:
+        if start in depth:
+            continue
+        stack = [start]
+        while stack:
+            nid = stack[-1]
+            if nid in depth:
+                stack.pop()
+                continue
+            pending = [c for c in dec_elems[nid] if c in dec_elems and c not in depth]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            depth[nid] = 1 + max((depth[c] for c in dec_elems[nid] if c in depth), default=0)
+    return depth
 
 
 def _missing(
