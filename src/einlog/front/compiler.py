@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal as TypingLiteral
 
+from einlog._gc import bulk_build
 from einlog.errors import (
     ArityError,
     ProbabilityError,
@@ -181,11 +182,25 @@ class _Anon:
         return None if term is None else self(term)
 
 
+def _flat_ground(head: Struct) -> bool:
+    """Whether every argument of ``head`` is a constant (the common fact: nothing to rename)."""
+    for a in head.args:
+        if isinstance(a, Var) or (isinstance(a, Struct) and a.args):
+            return False
+    return True
+
+
 def _rename_anonymous(st: Statement) -> Statement:
+    if isinstance(st, Clause) and st.body is None and _flat_ground(st.head):
+        return st  # a plain fact: rebuilding it would cost ~15 us per fact for nothing
     anon = _Anon()
     if isinstance(st, Clause):
         return Clause(anon.struct(st.head), anon.opt(st.body), st.span)
     if isinstance(st, ProbabilisticClause):
+        if st.body is None and len(st.heads) == 1 and _flat_ground(st.heads[0][1]):
+            prob = st.heads[0][0]
+            if isinstance(prob, (int, float)) or (isinstance(prob, Struct) and not prob.args):
+                return st
         heads = [(anon(p), anon.struct(h)) for p, h in st.heads]
         return ProbabilisticClause(heads, anon.opt(st.body), st.span)
     if isinstance(st, NeuralDeclaration):
@@ -289,6 +304,8 @@ class _Compiler:
         for st in statements:
             for head in self._heads_of(st):
                 key = head.indicator
+                if key in self.defined:  # checked already; setdefault keeps the first span
+                    continue
                 if key in self.builtins or key in CONTROL or key in AGGREGATES:
                     raise ProgramError(
                         f"cannot redefine builtin '{_key_str(key)}'",
@@ -750,13 +767,13 @@ class _Compiler:
     # ------------------------------------------------------------- statements
     def _clause(self, st: Clause) -> None:
         head = st.head
-        display = _key_str(head.indicator)
         if st.body is None:
-            if is_ground(head):
+            if _flat_ground(head) or is_ground(head):
                 self.ir.facts.setdefault(head.indicator, []).append(Fact(head, None, None, st.span))
             else:  # a non-ground fact: ProbLog accepts it; its variables come from the call
                 self.ir.rules.append(Rule(head, (), st.span))
             return
+        display = _key_str(head.indicator)
         ctx = _Ctx(display, st.span, self.in_library)
         self._emit_rules([head], self._dnf(st.body, st.span), [], ctx)
 
@@ -804,11 +821,10 @@ class _Compiler:
             return Weight("param", param=len(self.ir.params) - 1)
         if is_ground(prob):
             value = eval_number(prob)
-            pspan = self._prob_span(prob, head, span)
             if value is None or math.isnan(value):
                 raise ProbabilityError(
                     f"probability '{format_term(prob)}' of '{format_term(head)}' is not a number",
-                    pspan,
+                    self._prob_span(prob, head, span),
                     "write a number in [0, 1], an arithmetic expression such as 1/3, "
                     "t(_) for a learnable probability, or a variable bound by the body",
                 )
@@ -816,7 +832,8 @@ class _Compiler:
                 side = "below 0" if value < 0.0 else "above 1"
                 raise ProbabilityError(
                     f"probability {format_term(prob)} of '{_show(head)}' is {side}",
-                    pspan,
+                    # found on demand: it reads the source line (slow per fact)
+                    self._prob_span(prob, head, span),
                     "a probability must lie in [0, 1]: write a number between 0 and 1, "
                     "an expression such as 1/3, or t(_) to learn it",
                 )
@@ -840,6 +857,20 @@ class _Compiler:
             )
 
     def _prob_clause(self, st: ProbabilisticClause) -> None:
+        if st.body is None and len(st.heads) == 1:
+            prob, head = st.heads[0]
+            # The common probabilistic fact 0.3::p(a): what the general path below
+            # concludes for it, without its per-statement lists and checks.
+            if (
+                (type(prob) is float or type(prob) is int)  # not bool
+                and 0.0 <= prob <= 1.0
+                and _flat_ground(head)
+            ):
+                weight = Weight("const", value=float(prob))
+                self.ir.facts.setdefault(head.indicator, []).append(
+                    Fact(head, weight, None, st.span)
+                )
+                return
         weights = [self._weight(p, h, st.span) for p, h in st.heads]
         self._check_ad_sum(weights, [p for p, _ in st.heads], st.span)
         heads = [h for _, h in st.heads]
@@ -964,7 +995,8 @@ def compile_program(
     else:
         lib = library
     table = dict(BUILTINS) if builtins is None else dict(builtins)
-    return _Compiler(ast, table, lib).run()
+    # Bulk IR building: pause the cyclic GC, promote a large IR to the old generation.
+    return bulk_build(_Compiler(ast, table, lib).run)
 
 
 _ = Str  # re-exported term classes stay importable for type checkers

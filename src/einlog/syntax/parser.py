@@ -38,7 +38,6 @@ Why this shape:
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import threading
@@ -50,6 +49,7 @@ from lark import Lark
 from lark.lexer import Lexer
 from lark.parsers.lalr_analysis import Shift
 
+from einlog._gc import bulk_build
 from einlog.errors import ParseError, ProgramFileNotFoundError, Source, SourceSpan
 from einlog.syntax.ast import (
     Clause,
@@ -203,17 +203,21 @@ _FAST_FACT_RE = re.compile(
 # Heads the classifier treats specially, and names the tokenizer reads as operators.
 _FAST_SPECIAL_HEADS = frozenset({"query", "evidence"})
 _new_object = object.__new__
+_set = object.__setattr__
 
 
 def _span_fast(source: Source, line: int, col: int, end_col: int) -> SourceSpan:
-    """A one-line :class:`SourceSpan`, built without the frozen dataclass's ``__init__``."""
+    """A one-line :class:`SourceSpan`, built without the frozen dataclass's ``__init__``.
+
+    Attributes are set one by one rather than through ``__dict__``: materialising
+    the dict would add a second object per span for the cyclic GC to scan.
+    """
     sp: SourceSpan = _new_object(SourceSpan)
-    d = sp.__dict__
-    d["source"] = source
-    d["line"] = line
-    d["col"] = col
-    d["end_line"] = line
-    d["end_col"] = end_col
+    _set(sp, "source", source)
+    _set(sp, "line", line)
+    _set(sp, "col", col)
+    _set(sp, "end_line", line)
+    _set(sp, "end_col", end_col)
     return sp
 
 
@@ -484,7 +488,6 @@ class _Parse:
         text = self.text
         source = self.source
         match = _FAST_FACT_RE.match
-        new = _new_object
         span_of = _span_fast
         out: list[Statement] = []
         dot = 0
@@ -534,21 +537,15 @@ class _Parse:
                     dot_line = line
                     head = Struct(name, args, span_of(source, line, head_col, head_end))
                     if prob_text is None:
-                        st: Statement = new(Clause)
-                        st.__dict__.update(
-                            head=head, body=None, span=span_of(source, line, head_col, dot + 1)
-                        )
+                        st: Statement = Clause(head, None, span_of(source, line, head_col, dot + 1))
                     else:
                         if "." in prob_text or "e" in prob_text or "E" in prob_text:
                             prob: Term = float(prob_text)
                         else:
                             prob = int(prob_text)
                         start = m.start(1) - line_start + 1
-                        st = new(ProbabilisticClause)
-                        st.__dict__.update(
-                            heads=[(prob, head)],
-                            body=None,
-                            span=span_of(source, line, start, dot + 1),
+                        st = ProbabilisticClause(
+                            [(prob, head)], None, span_of(source, line, start, dot + 1)
                         )
                     out.append(st)
                     pos = end
@@ -1198,14 +1195,10 @@ def _without_gc(run: Callable[[str], Any], start: str) -> Any:
     Parsing allocates millions of small acyclic objects; each allocation burst
     triggers collections that rescan the growing heap, which more than doubled
     the time for large programs.  Terms hold no cycles, so nothing leaks.
+    A large result goes straight to the oldest generation (:mod:`einlog._gc`),
+    so the collections after the parse do not rescan it either.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return run(start)
-    finally:
-        if enabled:
-            gc.enable()
+    return bulk_build(lambda: run(start))
 
 
 def parse_program(
