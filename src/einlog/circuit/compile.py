@@ -49,8 +49,9 @@ Why it is built this way:
   (SDDs are canonical): the least fixpoint.  Both give exactly ProbLog's
   semantics for positive cycles; the fixpoint was 14-17x slower (4x4 grid,
   28-node random graph) because every iteration re-applies ever larger
-  SDDs, so it is kept as an option and cross-checked in the tests.  Negation inside a component is not stratified and is
-  rejected; negated atoms of lower components use their finished SDD.
+  SDDs, so it is kept as an option and cross-checked in the tests.
+  Negation inside a component is not stratified and is rejected; negated
+  atoms of lower components use their finished SDD.
 
 * **Budgets.**  SDD size and wall time are checked between applies; when
   exceeded we raise :class:`~einlog.errors.InferenceError` naming the root

@@ -288,10 +288,15 @@ class TensorCircuit(torch.nn.Module):
     def _init_buffer(self, pos: torch.Tensor, neg: torch.Tensor, log: bool) -> torch.Tensor:
         """Node-major value buffer ``[N, B]``: gathers copy contiguous rows of B values."""
         b = pos.shape[0]
-        n_dec = self.num_nodes - 2 - 2 * self.num_vars
-        const = pos.new_tensor([_NEG_INF, 0.0] if log else [0.0, 1.0]).unsqueeze(1).expand(2, b)
-        rest = pos.new_zeros(n_dec, b)
-        return torch.cat([const, pos.t(), neg.t(), rest], dim=0)
+        v = self.num_vars
+        # uninitialised: every decision slot is written by its layer before any later
+        # layer reads it (no zero-fill pass over the largest tensor of the evaluation)
+        val = pos.new_empty(self.num_nodes, b)
+        val[0] = _NEG_INF if log else 0.0
+        val[1] = 0.0 if log else 1.0
+        val[2 : 2 + v] = pos.t()
+        val[2 + v : 2 + 2 * v] = neg.t()
+        return val
 
     #: largest ``batch x elements`` of one layer evaluated at once; bigger batches are
     #: split into chunks so temporaries stay around 256 MiB (float64)
