@@ -39,6 +39,10 @@ def run_problog(src: str) -> Outcome:
     try:
         res = get_evaluatable("sdd").create_from(PrologString(src)).evaluate()
     except ProbLogError as exc:
+        if type(exc).__name__ == "NegativeCycle":
+            # ProbLog's tabling reports a negative cycle for some stratified programs
+            # (a negated call to a left-recursive predicate while it is being tabled)
+            return Outcome(None, "problog-crash")
         return Outcome(None, f"{type(exc).__name__}: {exc}")
     except AssertionError:  # ProbLog 2.3.0's cycle breaking asserts on some programs
         return Outcome(None, "problog-crash")
