@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 
 from einlog.errors import SourceSpan, StratificationError
+from einlog.graphs import strongly_connected_components
 from einlog.ir.nodes import CHOICE_FUNCTOR, AggregateLiteral, IRProgram, PredKey, PredLiteral
 
 __all__ = ["dependency_graph", "sccs", "stratify"]
@@ -40,50 +41,8 @@ def dependency_graph(ir: IRProgram) -> dict[PredKey, list[Edge]]:
 
 
 def sccs(graph: dict[PredKey, list[Edge]]) -> list[list[PredKey]]:
-    """Strongly connected components, callees before callers (iterative Tarjan)."""
-    index: dict[PredKey, int] = {}
-    low: dict[PredKey, int] = {}
-    on_stack: set[PredKey] = set()
-    stack: list[PredKey] = []
-    out: list[list[PredKey]] = []
-    counter = 0
-    for root in graph:
-        if root in index:
-            continue
-        work: list[tuple[PredKey, int]] = [(root, 0)]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, i = work[-1]
-            edges = graph[node]
-            if i < len(edges):
-                work[-1] = (node, i + 1)
-                succ = edges[i][0]
-                if succ not in index:
-                    index[succ] = low[succ] = counter
-                    counter += 1
-                    stack.append(succ)
-                    on_stack.add(succ)
-                    work.append((succ, 0))
-                elif succ in on_stack:
-                    low[node] = min(low[node], index[succ])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                comp: list[PredKey] = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == node:
-                        break
-                out.append(comp)
-    return out
+    """Strongly connected components, callees before callers."""
+    return strongly_connected_components(graph, lambda node: (e[0] for e in graph[node]))
 
 
 def _name(key: PredKey) -> str:

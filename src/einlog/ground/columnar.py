@@ -40,13 +40,14 @@ grounder.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from einlog.errors import GroundingError, GroundingLimitError
+from einlog.graphs import strongly_connected_components
 from einlog.ground.columnar_rel import (
     BoolArray,
     FloatArray,
@@ -817,57 +818,6 @@ def _reachable(roots: Sequence[PredKey], deps: dict[PredKey, set[PredKey]]) -> s
     return seen
 
 
-def _sccs(nodes: Sequence[PredKey], deps: dict[PredKey, set[PredKey]]) -> list[list[PredKey]]:
-    """Strongly connected components, dependencies first (Tarjan, iterative)."""
-    index: dict[PredKey, int] = {}
-    low: dict[PredKey, int] = {}
-    on: set[PredKey] = set()
-    stack: list[PredKey] = []
-    out: list[list[PredKey]] = []
-    counter = 0
-    node_set = set(nodes)
-    for root in nodes:
-        if root in index:
-            continue
-        work: list[tuple[PredKey, Iterator[PredKey]]] = []
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on.add(root)
-        work.append((root, iter(sorted(deps.get(root, ())))))
-        while work:
-            v, it = work[-1]
-            advanced = False
-            for w in it:
-                if w not in node_set:
-                    continue
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on.add(w)
-                    work.append((w, iter(sorted(deps.get(w, ())))))
-                    advanced = True
-                    break
-                if w in on:
-                    low[v] = min(low[v], index[w])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[v])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                out.append(comp)
-    return out
-
-
 # --------------------------------------------------------------------------- magic sets
 def _magic_rewrite(
     rules: list[Rule], queries: Sequence[Struct], idb: set[PredKey]
@@ -1045,7 +995,10 @@ def _run(ir: IRProgram, qs: list[Struct], limits: Any
         by_head.setdefault(cr.head_pred, []).append(cr)
         cdeps.setdefault(cr.head_pred, set()).update(lit.pred for lit in cr.pred_lits)
     nodes = sorted(set(cdeps) | {q for d in cdeps.values() for q in d})
-    for comp in _sccs(nodes, cdeps):
+    node_set = set(nodes)
+    for comp in strongly_connected_components(
+        nodes, lambda p: (q for q in sorted(cdeps.get(p, ())) if q in node_set)
+    ):
         scc = set(comp)
         crs = [cr for p in comp for cr in by_head.get(p, [])]
         if not crs:

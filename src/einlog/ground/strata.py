@@ -12,8 +12,7 @@ longest path where negated and aggregated calls count one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
+from einlog.graphs import strongly_connected_components
 from einlog.ir.nodes import (
     CHOICE_FUNCTOR,
     AggregateLiteral,
@@ -42,54 +41,6 @@ def dependency_edges(ir: IRProgram) -> dict[PredKey, list[tuple[PredKey, bool]]]
     return edges
 
 
-def _sccs(nodes: Iterable[PredKey], succ: dict[PredKey, list[PredKey]]) -> list[list[PredKey]]:
-    """Tarjan's algorithm, iterative; components come out in reverse topological order."""
-    index: dict[PredKey, int] = {}
-    low: dict[PredKey, int] = {}
-    on_stack: set[PredKey] = set()
-    stack: list[PredKey] = []
-    out: list[list[PredKey]] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work: list[tuple[PredKey, int]] = [(root, 0)]
-        while work:
-            v, i = work.pop()
-            if i == 0:
-                index[v] = low[v] = counter
-                counter += 1
-                stack.append(v)
-                on_stack.add(v)
-            children = succ.get(v, [])
-            recursed = False
-            while i < len(children):
-                w = children[i]
-                i += 1
-                if w not in index:
-                    work.append((v, i))
-                    work.append((w, 0))
-                    recursed = True
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if recursed:
-                continue
-            if low[v] == index[v]:
-                comp: list[PredKey] = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                out.append(comp)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[v])
-    return out
-
-
 def compute_strata(ir: IRProgram) -> tuple[dict[PredKey, int], set[PredKey]]:
     """``(stratum per predicate, recursive predicates)``.
 
@@ -102,7 +53,7 @@ def compute_strata(ir: IRProgram) -> tuple[dict[PredKey, int], set[PredKey]]:
         for dep, _ in edges[key]:
             edges.setdefault(dep, [])
     succ = {k: [d for d, _ in v] for k, v in edges.items()}
-    comps = _sccs(sorted(edges), succ)
+    comps = strongly_connected_components(sorted(edges), lambda k: succ.get(k, []))
     comp_of: dict[PredKey, int] = {}
     for ci, comp in enumerate(comps):
         for k in comp:
