@@ -69,6 +69,7 @@ import numpy as np
 from pysdd.sdd import SddManager, SddNode, Vtree
 
 from einlog.errors import InferenceError, StratificationError
+from einlog.graphs import strongly_connected_components
 from einlog.ground.program import GroundProgram
 
 __all__ = ["CompileLimits", "SddCompiler", "Literal", "RootSpec"]
@@ -477,12 +478,8 @@ class SddCompiler:
 
     def _components(self, target: int) -> list[list[int]]:
         """SCCs of the not-yet-compiled atoms ``target`` depends on, dependencies first."""
-        index: dict[int, int] = {}
-        low: dict[int, int] = {}
-        on_stack: set[int] = set()
-        stack: list[int] = []
-        out: list[list[int]] = []
-        counter = 0
+        if target in self._value or target in self._scc_of:
+            return []
 
         def deps(a: int) -> list[int]:
             if a in self._leaf_of_atom:
@@ -495,42 +492,7 @@ class SddCompiler:
                 )
             return res
 
-        work: list[tuple[int, list[int], int]] = []
-        if target in self._value or target in self._scc_of:
-            return out
-        index[target] = low[target] = counter
-        counter += 1
-        stack.append(target)
-        on_stack.add(target)
-        work.append((target, deps(target), 0))
-        while work:
-            a, ds, i = work[-1]
-            if i < len(ds):
-                work[-1] = (a, ds, i + 1)
-                b = ds[i]
-                if b not in index:
-                    index[b] = low[b] = counter
-                    counter += 1
-                    stack.append(b)
-                    on_stack.add(b)
-                    work.append((b, deps(b), 0))
-                elif b in on_stack:
-                    low[a] = min(low[a], index[b])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[a])
-            if low[a] == index[a]:
-                comp: list[int] = []
-                while True:
-                    b = stack.pop()
-                    on_stack.discard(b)
-                    comp.append(b)
-                    if b == a:
-                        break
-                out.append(comp)
-        return out
+        return strongly_connected_components([target], deps)
 
     def _is_cyclic(self, comp: list[int]) -> bool:
         if len(comp) > 1:
