@@ -141,3 +141,27 @@ def test_anonymous_variables_are_distinct_choice_variables() -> None:
     ir = compile_text("q(1,a). q(1,b). 0.5::p(X) :- q(X,_), q(X,_).")
     names = [str(v) for v in ir.choices[0].variables]
     assert len(names) == 3 and names[0] == "X" and len(set(names)) == 3
+
+
+def test_head_variable_read_only_by_builtins_is_call_bound() -> None:
+    ir = compile_text(
+        "d(a,1). number([],R,R).\n"
+        "number([H|T],Acc,R) :- d(H,N), Acc2 is N+10*Acc, number(T,Acc2,R).\n"
+        "query(number([a],0,_))."
+    )
+    assert ir.call_bound == {("number", 3): {1}}
+
+
+def test_head_only_and_body_only_variables_stay_unsafe() -> None:
+    from einlog.errors import UnsafeVariableError
+
+    with pytest.raises(UnsafeVariableError, match="'Y' in the head"):
+        compile_text("e(a). p(X, Y) :- e(X).")
+    with pytest.raises(UnsafeVariableError, match="'Y' in 'Y>3'"):
+        compile_text("e(a). p(X) :- e(X), Y > 3.")
+
+
+def test_learnable_non_ground_fact_shares_one_parameter() -> None:
+    ir = compile_text("t(_)::heads(C). t(0.3)::tails(C) :- coin(C). coin(c1).")
+    assert [p.initial for p in ir.params] == [None, 0.3]
+    assert [c.alternatives[0][0].kind for c in ir.choices] == ["param", "param"]

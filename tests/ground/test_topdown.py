@@ -474,3 +474,20 @@ def test_engine_switch_and_unknown_engine() -> None:
     assert answers_of(td) == [str(a) for a in auto.answers[next(iter(auto.answers))]]
     with pytest.raises(ConfigError):
         ground(ir, engine="magic")  # type: ignore[arg-type]
+
+
+def test_call_bound_accumulator_grounds_top_down() -> None:
+    ir = compile_text(
+        "0.5::d(a,1); 0.5::d(a,2). number([],R,R).\n"
+        "number([H|T],Acc,R) :- d(H,N), Acc2 is N+10*Acc, number(T,Acc2,R).\n"
+        "query(number([a,a],0,_))."
+    )
+    g = ground(ir)  # auto: the columnar engine cannot bind Acc from the call
+    assert g.stats.engine == "topdown"
+    assert answers_of(g) == [f"number([a,a],0,{v})" for v in (11, 12, 21, 22)]
+
+
+def test_call_bound_variable_left_unbound_is_an_instantiation_error() -> None:
+    ir = compile_text("p(X) :- X > 1. query(p(_)).")
+    with pytest.raises(GroundingError, match="not sufficiently instantiated: X>1 with X unbound"):
+        ground(ir)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal as TypingLiteral
 
 from einlog._gc import bulk_build
@@ -672,6 +672,44 @@ class _Compiler:
             self._unsafe_literal(pending[0], bound, ctx)
         return out, bound
 
+    def _order_rule(
+        self, lits: list[BodyLiteral], heads: Sequence[Struct], ctx: _Ctx
+    ) -> tuple[list[BodyLiteral], set[str]]:
+        """Order ``lits``; head variables the body only reads become call-bound.
+
+        ProbLog (top-down) accepts ``number([H|T], Acc, R) :- digit(H, N),
+        Acc2 is N + 10 * Acc, number(T, Acc2, R).``: ``Acc`` comes from the
+        call.  A head variable that no positive literal binds but a builtin or
+        a negation reads is therefore call-bound: its argument positions are
+        recorded in ``IRProgram.call_bound`` and a call that leaves it unbound
+        is an instantiation error at grounding time.  Variables that occur only
+        in the body, or only in the head, stay errors here.
+        """
+        try:
+            return self._order(lits, ctx)
+        except UnsafeVariableError:
+            if ctx.trusted:
+                raise
+            positive: set[str] = set()
+            read: set[str] = set()
+            for lit in lits:
+                if isinstance(lit, PredLiteral) and not lit.negated:
+                    positive.update(_var_names([lit.atom]))
+                elif isinstance(lit, AggregateLiteral):
+                    positive.update(_var_names([lit.result]))
+                    read.update(_var_names(lit.group_by))
+                else:
+                    read.update(_var_names([lit.atom]))
+            extra = (set(_var_names(heads)) & read) - positive - ctx.call_bound
+            if not extra:
+                raise
+        ordered, bound = self._order(lits, replace(ctx, call_bound=ctx.call_bound | extra))
+        for head in heads:
+            positions = {i for i, a in enumerate(head.args) if extra & set(_var_names([a]))}
+            if positions:
+                self.ir.call_bound.setdefault(head.indicator, set()).update(positions)
+        return ordered, bound
+
     def _unsafe_literal(self, lit: BodyLiteral, bound: set[str], ctx: _Ctx) -> None:
         needs = [v for v in self._needs(lit) if v not in bound]
         if isinstance(lit, BuiltinLiteral) and not lit.negated:
@@ -757,7 +795,7 @@ class _Compiler:
             return done
         for units in conjs:
             lits = self._literals(heads, units, outer, ctx)
-            ordered, bound = self._order(lits, ctx)
+            ordered, bound = self._order_rule(lits, heads, ctx)
             for head in heads:
                 self._check_head(head, bound, ctx)
                 self.ir.rules.append(Rule(head, tuple(ordered), ctx.span))
@@ -888,7 +926,8 @@ class _Compiler:
             return
         alternatives = list(zip(weights, heads))
         call_bound = set(_var_names(heads)) if st.body is None else set()
-        probs = [p for p, _ in st.heads]
+        # only probability expressions read variables; t(_) is a parameter, not an expression
+        probs = [p for (p, _), w in zip(st.heads, weights) if w.kind == "expr"]
         self._choice(alternatives, st.body, heads, probs, call_bound, st.span)
 
     def _neural(self, st: NeuralDeclaration) -> None:
@@ -949,7 +988,7 @@ class _Compiler:
             units = conjs[0]
             choice_vars = list(variables([*outer, *[u.term for u in units]]))
             lits = self._literals(heads, units, outer, ctx)
-            ordered, bound = self._order(lits, ctx)
+            ordered, bound = self._order_rule(lits, heads, ctx)
             body_lits = ordered
             if not ctx.trusted:
                 for p in probs:

@@ -74,7 +74,8 @@ def ground(
             f"choose one of {', '.join(ENGINES)}",
         )
     limits = limits if limits is not None else GroundingLimits()
-    if engine in ("auto", "columnar"):
+    # bottom-up cannot bind head arguments from the call (IRProgram.call_bound)
+    if engine in ("auto", "columnar") and not ir.call_bound:
         mod = _columnar()
         fn = getattr(mod, "ground_columnar", None) if mod is not None else None
         if fn is not None:

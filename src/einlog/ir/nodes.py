@@ -184,6 +184,9 @@ class IRProgram:
     # predicates that come from the prelude (``front/prelude.pl``); their rules are
     # trusted Prolog evaluated top-down with the caller's bindings (not range restricted)
     library: set[PredKey] = field(default_factory=set)
+    # user predicates whose rules read head arguments the caller must bind (e.g. an
+    # accumulator used only in ``is/2``): argument positions per predicate
+    call_bound: dict[PredKey, set[int]] = field(default_factory=dict)
     source: Source | None = field(default=None, compare=False, repr=False)
 
     def is_empty(self) -> bool:

@@ -58,9 +58,10 @@ def _is_aux(name: str, kind: str) -> bool:
 def call_bound_positions(ir: IRProgram) -> dict[PredKey, set[int]]:
     """Argument positions of auxiliary predicates that every call binds.
 
-    ``$not_N``: all positions; ``$agg_N``: the positions holding group-by variables.
+    ``$not_N``: all positions; ``$agg_N``: the positions holding group-by variables;
+    user predicates: ``ir.call_bound`` (head arguments read only by builtins or negation).
     """
-    out: dict[PredKey, set[int]] = {}
+    out: dict[PredKey, set[int]] = {k: set(v) for k, v in ir.call_bound.items()}
     for rule in ir.rules:
         for lit in rule.body:
             if isinstance(lit, PredLiteral) and _is_aux(lit.atom.functor, "not"):

@@ -1,4 +1,4 @@
 node(a).
 edge(a, b).
-isolated(X) :- \+ (edge(X, Y) ; edge(Y, X)), node(Y).
+isolated(X) :- node(X), \+ (edge(X, Y) ; edge(Y, X)), Y \= X.
 query(isolated(a)).

@@ -1,4 +1,4 @@
 node(a).
 edge(a, b).
-lonely(X) :- \+ edge(X, Y), node(Y).
+lonely(X) :- node(X), \+ edge(X, Y), Y \== X.
 query(lonely(a)).
