@@ -3,7 +3,8 @@
 Why this shape:
 
 * **LALR, driven token by token.**  Lark builds the LALR(1) tables from
-  ``grammar.lark``; a 30-line driver loop here runs them (re-keyed by ints,
+  ``grammar.lark`` (shipped pre-built, see :mod:`einlog.syntax.lalr`, so no
+  process pays for building them); a 30-line driver loop here runs them (re-keyed by ints,
   chain rules ``tN: tM`` reduced without a call), about 2x faster than Lark's
   own loop.  The stack is a list, so a term nested 10 000 levels deep costs
   memory, never Python recursion, and the reduce callbacks build terms
@@ -40,14 +41,9 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
-
-from lark import Lark
-from lark.lexer import Lexer
-from lark.parsers.lalr_analysis import Shift
 
 from einlog._gc import bulk_build
 from einlog.errors import ParseError, ProgramFileNotFoundError, Source, SourceSpan
@@ -61,6 +57,7 @@ from einlog.syntax.ast import (
     Query,
     Statement,
 )
+from einlog.syntax.lalr import tables as _tables
 from einlog.terms import LIST_FUNCTOR, NIL, Str, Struct, Term, Var, list_items
 
 __all__ = ["MAX_TERM_DEPTH", "parse_program", "parse_source", "parse_term", "read_source"]
@@ -243,65 +240,6 @@ class _Tok:
 
 # A node on the parser's value stack: (term, depth, line, col, end_line, end_col).
 _Node = tuple[Term, int, int, int, int, int]
-
-
-# --------------------------------------------------------------------------- tables
-class _NoLexer(Lexer):
-    """Placeholder: tokens come from :class:`_Parse`, never from Lark's lexer."""
-
-    def __init__(self, conf: Any) -> None:
-        pass
-
-    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Any]:  # pragma: no cover
-        raise NotImplementedError
-
-
-_GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
-
-
-class _Tables:
-    """Lark's LALR(1) tables, re-keyed by plain ints and strings for a tight driver loop.
-
-    ``actions[state][symbol]`` is ``(0, next_state)`` for a shift or goto and
-    ``(1, rule)`` for a reduce; ``rules[rule]`` is ``(size, lhs, callback name)``.
-    """
-
-    def __init__(self) -> None:
-        lark = Lark(
-            _GRAMMAR_PATH.read_text(encoding="utf-8"),
-            parser="lalr",
-            lexer=_NoLexer,
-            start=["program", "single_term"],
-        )
-        table = lark.parse_interactive(None, start="program").parser_state.parse_conf.parse_table
-        index = {state: i for i, state in enumerate(table.states)}
-        rule_ids: dict[Any, int] = {}
-        self.rules: list[tuple[int, str, str]] = []
-        self.actions: list[dict[str, tuple[int, int]]] = [{} for _ in index]
-        for state, row in table.states.items():
-            out = self.actions[index[state]]
-            for symbol, (action, arg) in row.items():
-                if action is Shift:
-                    out[str(symbol)] = (0, index[arg])
-                else:
-                    if arg not in rule_ids:
-                        rule_ids[arg] = len(self.rules)
-                        name = str(arg.alias or arg.origin.name)
-                        self.rules.append((len(arg.expansion), str(arg.origin.name), name))
-                    out[str(symbol)] = (1, rule_ids[arg])
-        self.start = {str(k): index[v] for k, v in table.start_states.items()}
-        self.end = {str(k): index[v] for k, v in table.end_states.items()}
-
-
-_tables_lock = threading.Lock()
-_tables_cache: list[_Tables] = []
-
-
-def _tables() -> _Tables:
-    with _tables_lock:
-        if not _tables_cache:
-            _tables_cache.append(_Tables())
-        return _tables_cache[0]
 
 
 # --------------------------------------------------------------------------- escapes
