@@ -34,6 +34,7 @@ __all__ = [
     "UnsupportedError",
     "NeuralError",
     "CheckpointError",
+    "EinlogWarning",
 ]
 
 
@@ -199,3 +200,7 @@ class NeuralError(EinlogError, ValueError):
 
 class CheckpointError(EinlogError, ValueError):
     """A checkpoint cannot be loaded into this program."""
+
+
+class EinlogWarning(UserWarning):
+    """Something einlog did that the user may not expect (the CLI prints ``warning: ...``)."""

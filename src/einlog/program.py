@@ -19,13 +19,14 @@ flow from any answer back to fact weights and parameters.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from einlog.errors import ConfigError, ParseError
+from einlog.errors import ConfigError, EinlogWarning, ParseError
 from einlog.front import compile_program
 from einlog.ground import Grounding, GroundingLimits, ground
 from einlog.ground.program import GroundProgram
@@ -235,6 +236,13 @@ class Program:
             weights = weights.detach().clone().requires_grad_(True)
         if weights.requires_grad:
             weights.retain_grad()
+        if gp.evidence and chosen.kind != "exact":
+            warnings.warn(
+                f"evidence is ignored under '{chosen.name}' semantics: only 'exact' "
+                "conditions on it (P(q | e)); the values are unconditioned",
+                EinlogWarning,
+                stacklevel=2,
+            )
         values, explain = self._evaluate(gp, ids, weights, chosen)
         return QueryResult(atoms, values, chosen.name, weights, list(gp.leaf_label), explain)
 

@@ -63,3 +63,46 @@ def test_every_program_has_an_exact_expectation() -> None:
         if program.parent.name in SKIP:
             continue
         assert (program.parent / f"{program.stem}.exact.out").exists(), program
+
+
+def _values(path: Path) -> dict[str, float]:
+    out = {}
+    for line in path.read_text().splitlines():
+        atom, _, value = line.rpartition(":")
+        out[atom.strip()] = float(value)
+    return out
+
+
+def _monotone_cases() -> list[Path]:
+    """Programs where the semirings' values must be ordered (no negation, no evidence)."""
+    cases = []
+    for program in sorted(HERE.glob("*/*.pl")):
+        if program.parent.name in SKIP:
+            continue
+        text = program.read_text()
+        if "\\+" in text or "not(" in text or "evidence" in text:
+            continue
+        if all((program.parent / f"{program.stem}.{s}.out").exists()
+               for s in ("exact", "boolean", "godel", "viterbi")):
+            cases.append(program)
+    return cases
+
+
+@pytest.mark.parametrize("program", _monotone_cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_semantics_goldens_are_mutually_consistent(program: Path) -> None:
+    """The non-exact goldens are einlog's outputs: check them against ProbLog's exact ones.
+
+    In a positive program without evidence: boolean = [P > 0]; the most probable
+    proof (Viterbi) cannot beat the probability; a proof's min (Gödel) is at least
+    its product (Viterbi).
+    """
+    exact, boolean, godel, viterbi = (
+        _values(program.parent / f"{program.stem}.{s}.out")
+        for s in ("exact", "boolean", "godel", "viterbi")
+    )
+    assert exact.keys() == boolean.keys() == godel.keys() == viterbi.keys()
+    for atom, p in exact.items():
+        assert boolean[atom] == (1.0 if p > 0 else 0.0), atom
+        assert viterbi[atom] <= p + 1e-6, atom
+        assert godel[atom] >= viterbi[atom] - 1e-6, atom
+        assert (viterbi[atom] > 0) == (p > 0), atom

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
-from einlog.errors import EinlogError
+from einlog.errors import EinlogError, EinlogWarning
 
 __all__ = ["main", "format_results"]
 
@@ -91,6 +93,20 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_einlog_warnings_plainly() -> None:
+    """``warning: ...`` on stderr for einlog's own warnings; others keep Python's format."""
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, EinlogWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
@@ -98,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    _print_einlog_warnings_plainly()
     try:
         from einlog.cli import commands
 
