@@ -30,11 +30,15 @@ test: setup lint
 test-long: setup
 	EINLOG_LONG=1 $(VENV)/bin/pytest -q -n 2
 
+# Peers: SWI-Prolog (Debian package) and DeepProbLog 2.1.0 with --no-deps, since its
+# torchvision requirement would replace the CPU torch with a multi-gigabyte CUDA build.
 bench-setup: setup
 	command -v swipl >/dev/null || (apt-get update -qq && apt-get install -y -qq swi-prolog-nox)
+	$(VENV)/bin/pip show deepproblog >/dev/null 2>&1 || $(VENV)/bin/pip install -q --no-deps deepproblog==2.1.0 pillow
 
+# make bench ARGS="--quick" ; make bench ARGS="exact --timeout 30"
 bench: bench-setup
-	$(PY) -m einlog.bench
+	$(PY) -m einlog.bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
