@@ -31,7 +31,10 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["Interner", "Relation", "KeyCodec", "join_index", "lookup_rows", "NotConstant"]
+__all__ = [
+    "Interner", "Relation", "KeyCodec", "HashIndex", "GroupIndex", "join_index", "lookup_rows",
+    "argsort_small", "NotConstant",
+]
 
 
 class NotConstant(Exception):
@@ -205,6 +208,230 @@ def join_index(
     return _expand(lo, hi)
 
 
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: Fibonacci hashing
+_EMPTY = -1  # keys are non-negative packed ids
+
+
+#: Largest key space given a direct-address table (one int64 per possible key).
+DENSE_MAX_KEYS = 1 << 22
+
+
+class HashIndex:
+    """A map from non-negative ``int64`` keys to ``int64`` values, vectorized.
+
+    Every operation works on a whole batch of keys with numpy.  Two layouts:
+
+    * open addressing with linear probing at load factor <= 1/2 (Fibonacci
+      hashing); a probe round looks at one slot per unresolved key, and
+      almost all keys resolve in one or two rounds;
+    * a direct-address table when the keys are known to lie in a small
+      range (``key_space`` <= :data:`DENSE_MAX_KEYS`) that the table fills
+      well (at least 1/16): a lookup is then a single gather.
+
+    This replaced a sorted key index (a sort of the needles and a binary
+    search each, plus a sorted insert per round).
+    """
+
+    def __init__(self, expected: int = 0, key_space: int | None = None) -> None:
+        self.n = 0
+        self.key_space = key_space
+        self._alloc(expected)
+
+    def _alloc(self, expected: int, at_least: int = 16) -> None:
+        ks = self.key_space
+        self.dense = ks is not None and ks <= DENSE_MAX_KEYS and ks <= 16 * max(expected, 1)
+        if self.dense:
+            assert ks is not None
+            self.keys: IntArray = np.zeros(0, dtype=np.int64)
+            self.vals: IntArray = np.full(ks, -1, dtype=np.int64)
+            return
+        cap = at_least
+        while cap < 2 * expected:
+            cap *= 2
+        self.mask = cap - 1
+        self.shift = np.uint64(64 - (cap.bit_length() - 1))
+        self.keys = np.full(cap, _EMPTY, dtype=np.int64)
+        self.vals = np.empty(cap, dtype=np.int64)  # read only where a key is
+
+    def _slots(self, keys: IntArray) -> IntArray:
+        return ((keys.astype(np.uint64) * _HASH_MUL) >> self.shift).astype(np.int64)
+
+    def reserve(self, total: int) -> None:
+        """Make room for ``total`` keys (rehash into a larger table when needed)."""
+        if self.dense or 2 * total <= len(self.keys):
+            return
+        used = np.nonzero(self.keys != _EMPTY)[0]
+        keys, vals = self.keys[used], self.vals[used]
+        self.n = 0
+        self._alloc(total, 4 * len(self.keys))  # grow 4x: fewer rehashes of a growing relation
+        self._place(keys, vals)
+
+    def get(self, keys: IntArray) -> IntArray:
+        """Value of each key, -1 where absent."""
+        if self.dense:
+            return self.vals[keys]
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if self.n == 0 or len(keys) == 0:
+            return out
+        table, mask = self.keys, self.mask
+        slot = self._slots(keys)
+        act: IntArray | None = None  # positions still probing (None: all)
+        k = keys
+        while True:
+            tk = table[slot]
+            hit = tk == k
+            if act is None:
+                out[hit] = self.vals[slot[hit]]
+            else:
+                out[act[hit]] = self.vals[slot[hit]]
+            go = (tk != _EMPTY) & ~hit
+            if not go.any():
+                return out
+            idx = np.nonzero(go)[0]
+            act = idx if act is None else act[idx]
+            k = k[idx]
+            slot = (slot[idx] + 1) & mask
+
+    def _place(self, keys: IntArray, vals: IntArray) -> None:
+        """Insert distinct keys that are not in the table yet."""
+        self.n += len(keys)
+        if self.dense:
+            self.vals[keys] = vals
+            return
+        table, mask = self.keys, self.mask
+        slot = self._slots(keys)
+        while len(keys):
+            free = table[slot] == _EMPTY
+            fs, fk = slot[free], keys[free]
+            table[fs] = fk  # contested slots: one key wins
+            won = table[fs] == fk
+            self.vals[fs[won]] = vals[free][won]
+            rest = np.ones(len(keys), dtype=np.bool_)
+            rest[np.nonzero(free)[0][won]] = False
+            keys, vals, slot = keys[rest], vals[rest], (slot[rest] + 1) & mask
+
+    def insert_distinct(self, keys: IntArray, vals: IntArray) -> None:
+        """Insert distinct keys that are not in the table yet."""
+        self.reserve(self.n + len(keys))
+        self._place(keys, vals)
+
+    def get_or_add(self, keys: IntArray, first_value: int) -> tuple[IntArray, IntArray]:
+        """Values of ``keys``; absent keys get ``first_value``, ``first_value + 1``, ...
+
+        Returns the values and the positions in ``keys`` of the keys added (one
+        per distinct new key, in increasing position, so value order follows
+        them).  Duplicates within the batch are resolved in the table itself:
+        the first copy to claim a slot represents the others, no sort needed.
+        """
+        out = self.get(keys)
+        miss = np.nonzero(out < 0)[0]
+        if len(miss) == 0:
+            return out, miss
+        mk = keys[miss]
+        m = len(mk)
+        self.reserve(self.n + m)
+        vals = self.vals
+        pos = np.arange(m, dtype=np.int64)
+        if self.dense:
+            vals[mk[::-1]] = pos[::-1]  # repeated keys keep the last write: the first copy
+            rep = vals[mk]
+            rep_slot = mk
+        else:
+            rep, rep_slot = self._claim(mk, pos)
+        is_rep = np.zeros(m, dtype=np.bool_)
+        is_rep[rep] = True
+        reps = np.nonzero(is_rep)[0]
+        rank = np.cumsum(is_rep) - 1
+        vals[rep_slot[reps]] = first_value + np.arange(len(reps), dtype=np.int64)
+        self.n += len(reps)
+        out[miss] = first_value + rank[rep]
+        return out, miss[reps]
+
+    def _claim(self, mk: IntArray, pos: IntArray) -> tuple[IntArray, IntArray]:
+        """Insert absent keys ``mk`` (with repeats) holding their batch position.
+
+        Returns, per key, the position of its representative (first copy) and,
+        for representatives, the slot it took.
+        """
+        m = len(mk)
+        table, vals, mask = self.keys, self.vals, self.mask
+        rep = np.empty(m, dtype=np.int64)
+        rep_slot = np.empty(m, dtype=np.int64)
+        slot = self._slots(mk)
+        act = pos
+        k = mk
+        while len(act):
+            tk = table[slot]
+            same = tk == k  # placed earlier in this batch: vals holds its representative
+            rep[act[same]] = vals[slot[same]]
+            free = tk == _EMPTY
+            fa, fs = act[free], slot[free]
+            # a contested slot keeps the last write: written backwards, the first claimant
+            table[fs[::-1]] = k[free][::-1]
+            vals[fs[::-1]] = fa[::-1]
+            won = vals[fs] == fa
+            w = fa[won]
+            rep[w] = w
+            rep_slot[w] = fs[won]
+            # losers of a contested free slot retry it (same key: a copy; else: probe on)
+            lost = free.copy()
+            lost[np.nonzero(free)[0][won]] = False
+            other = ~same & ~free
+            slot = np.where(other, (slot + 1) & mask, slot)
+            nxt = lost | other
+            act, k, slot = act[nxt], k[nxt], slot[nxt]
+        return rep, rep_slot
+
+
+class GroupIndex:
+    """Rows of a relation grouped by a key, for probing in a hash join.
+
+    ``rows`` holds row indices grouped by key (CSR: group ``g`` is
+    ``rows[ptr[g]:ptr[g+1]]``, in increasing row order); ``table`` maps a key
+    to its group.  Built once per (relation, bound positions) and cached for
+    relations that no longer change.
+    """
+
+    def __init__(self, keys: IntArray, rows: IntArray, key_space: int | None = None) -> None:
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        self.rows: IntArray = rows[order]
+        if len(sk):
+            starts = np.concatenate([[0], np.nonzero(sk[1:] != sk[:-1])[0] + 1])
+        else:
+            starts = np.zeros(0, dtype=np.int64)
+        self.ptr: IntArray = np.concatenate([starts, [len(sk)]]).astype(np.int64)
+        self.table = HashIndex(len(starts), key_space)
+        self.table.insert_distinct(sk[starts], np.arange(len(starts), dtype=np.int64))
+
+    def probe(self, keys: IntArray) -> tuple[IntArray, IntArray]:
+        """Equi-join: (position in ``keys``, matching row index) for every match."""
+        g = self.table.get(keys)
+        hit = np.nonzero(g >= 0)[0]
+        gh = g[hit]
+        left, pos = _expand(self.ptr[gh], self.ptr[gh + 1])
+        return hit[left], self.rows[pos]
+
+
+def argsort_small(cols: Sequence[IntArray], limit: int) -> IntArray:
+    """Stable lexicographic argsort of rows given as columns of ints in ``[0, limit)``.
+
+    Least significant digit first with 16-bit digits: numpy sorts ``uint16``
+    stably by radix sort, linear in the rows, where a comparison sort of
+    packed ``int64`` keys takes several times longer on millions of rows.
+    """
+    n = len(cols[0]) if cols else 0
+    order: IntArray | None = None  # None: the identity so far
+    digits = max(1, (max(1, limit - 1).bit_length() + 15) // 16)
+    for col in reversed(cols):
+        for d in range(digits):
+            c = col if order is None else col[order]
+            part = (c >> (16 * d)).astype(np.uint16) if digits > 1 else c.astype(np.uint16)
+            step = np.argsort(part, kind="stable")
+            order = step if order is None else order[step]
+    return order if order is not None else np.arange(n, dtype=np.int64)
+
+
 def lookup_rows(sorted_keys: IntArray, perm: IntArray, keys: IntArray) -> IntArray:
     """Row index of each key in a relation indexed by (sorted_keys, perm), -1 if absent.
 
@@ -226,10 +453,10 @@ def lookup_rows(sorted_keys: IntArray, perm: IntArray, keys: IntArray) -> IntArr
 class Relation:
     """An append-only, duplicate-free table of constant-id rows.
 
-    Its key index has two levels, a big sorted *base* and a small sorted
-    *recent* run that new keys are inserted into; the recent run is merged
-    into the base when it passes a quarter of it, so a fixpoint with many
-    small rounds pays O(n) a logarithmic number of times, not every round.
+    Rows are found by their packed key in a :class:`HashIndex` (rebuilt only
+    when the key width changes, i.e. when new constants widen the codec).
+    Rows too wide to pack fall back to joint keys (``np.unique``), slower
+    but exact.
     """
 
     def __init__(self, name: str, arity: int, codec: KeyCodec) -> None:
@@ -239,39 +466,28 @@ class Relation:
         self._rows = np.zeros((0, arity), dtype=np.int64)
         self.n = 0
         self._bits = -1
-        self._sorted: IntArray = np.zeros(0, dtype=np.int64)
-        self._perm: IntArray = np.zeros(0, dtype=np.int64)
-        self._rsorted: IntArray = np.zeros(0, dtype=np.int64)
-        self._rperm: IntArray = np.zeros(0, dtype=np.int64)
+        self._hash: HashIndex | None = None
 
     @property
     def rows(self) -> IntArray:
         return self._rows[: self.n]
 
-    def _index(self) -> None:
-        if self._bits != self.codec.bits:
-            keys = self.codec.pack(self.rows)
-            self._perm = np.argsort(keys, kind="stable").astype(np.int64)
-            self._sorted = keys[self._perm]
-            self._rsorted = np.zeros(0, dtype=np.int64)
-            self._rperm = np.zeros(0, dtype=np.int64)
+    def _index(self) -> HashIndex:
+        if self._hash is None or self._bits != self.codec.bits:
+            width = self.codec.bits * self.arity
+            h = HashIndex(self.n, 1 << width if width <= 62 else None)
+            if self.n:
+                h.insert_distinct(self.codec.pack(self.rows), np.arange(self.n, dtype=np.int64))
+            self._hash = h
             self._bits = self.codec.bits
-
-    def _find_keys(self, keys: IntArray) -> IntArray:
-        idx = lookup_rows(self._sorted, self._perm, keys)
-        if len(self._rsorted):
-            miss = np.nonzero(idx < 0)[0]
-            if len(miss):
-                idx[miss] = lookup_rows(self._rsorted, self._rperm, keys[miss])
-        return idx
+        return self._hash
 
     def find(self, rows: IntArray) -> IntArray:
         """Row index of each of ``rows`` in this relation, -1 when absent."""
         if len(rows) == 0 or self.n == 0:
             return np.full(len(rows), -1, dtype=np.int64)
         if self.codec.fits(self.arity):
-            self._index()
-            return self._find_keys(self.codec.pack(rows))
+            return self._index().get(self.codec.pack(rows))
         mine, theirs = self.codec.joint(self.rows, rows)
         perm = np.argsort(mine, kind="stable").astype(np.int64)
         return lookup_rows(mine[perm], perm, theirs)
@@ -283,40 +499,26 @@ class Relation:
             rows = rows.reshape(-1, self.arity)
         if len(rows) == 0:
             return np.zeros(0, dtype=np.int64), 0
-        fits = self.codec.fits(self.arity)
-        if fits:
-            self._index()
-            keys = self.codec.pack(rows)
-            idx = self._find_keys(keys) if self.n else np.full(len(rows), -1, dtype=np.int64)
-        else:
-            idx = self.find(rows)
+        if self.codec.fits(self.arity):
+            idx, fresh = self._index().get_or_add(self.codec.pack(rows), self.n)
+            if len(fresh):
+                self._append(rows[fresh])
+            return idx, len(fresh)
+        idx = self.find(rows)
         missing = np.nonzero(idx < 0)[0]
         if len(missing) == 0:
             return idx, 0
         cand = rows[missing]
-        if fits:
-            ckeys = keys[missing]
-        else:
-            (ckeys,) = self.codec.joint(cand)
-        ukeys, first, inv = np.unique(ckeys, return_index=True, return_inverse=True)
-        new_rows = cand[first]
+        (ckeys,) = self.codec.joint(cand)
+        _, first, inv = np.unique(ckeys, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")  # new rows in order of first occurrence
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
         start = self.n
-        self._append(new_rows)
-        idx[missing] = start + inv.reshape(-1)
-        if fits:
-            new_perm = np.arange(start, start + len(new_rows), dtype=np.int64)
-            at = np.searchsorted(self._rsorted, ukeys)
-            self._rsorted = np.insert(self._rsorted, at, ukeys)
-            self._rperm = np.insert(self._rperm, at, new_perm)
-            if len(self._rsorted) > max(4096, len(self._sorted) // 4):
-                at = np.searchsorted(self._sorted, self._rsorted)
-                self._sorted = np.insert(self._sorted, at, self._rsorted)
-                self._perm = np.insert(self._perm, at, self._rperm)
-                self._rsorted = np.zeros(0, dtype=np.int64)
-                self._rperm = np.zeros(0, dtype=np.int64)
-        else:
-            self._bits = -1
-        return idx, len(new_rows)
+        self._append(cand[first[order]])
+        idx[missing] = start + rank[inv.reshape(-1)]
+        self._hash = None
+        return idx, len(first)
 
     def _append(self, new_rows: IntArray) -> None:
         need = self.n + len(new_rows)
