@@ -55,3 +55,18 @@ def test_result_as_tensor_keeps_answer_order() -> None:
     res = prog.query()
     t = res.tensor()
     assert isinstance(t, torch.Tensor) and t.shape == (len(res.atoms),)
+
+
+def test_tensor_constants_in_the_program_resolve_through_tensor_sources() -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Softmax(-1))
+    text = (
+        "nn(net, [X], Y, [a, b]) :: kind(X, Y).\n"
+        "first(Y) :- kind(tensor(train(0)), Y).\n"
+    )
+    data = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    prog = einlog.Program.from_string(text, networks={"net": net},
+                                      tensor_sources={"train": data})
+    res = {str(a): float(v) for a, v in prog.query("first(Y)").to_dict().items()}
+    expected = net(data[:1])[0].detach().double()
+    assert res["first(a)"] == pytest.approx(float(expected[0]))
+    assert res["first(b)"] == pytest.approx(float(expected[1]))

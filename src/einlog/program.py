@@ -26,14 +26,14 @@ from typing import Any
 
 import torch
 
-from einlog.errors import ConfigError, EinlogWarning, ParseError
+from einlog.errors import ConfigError, EinlogWarning, NeuralError, ParseError
 from einlog.front import compile_program
 from einlog.ground import Grounding, GroundingLimits, ground
 from einlog.ground.program import GroundProgram
 from einlog.ir.nodes import IRProgram
-from einlog.syntax import parse_program, parse_term, read_source
+from einlog.syntax import format_term, parse_program, parse_term, read_source
 from einlog.syntax.ast import ProgramAST
-from einlog.terms import Struct, is_ground
+from einlog.terms import Struct, Term, is_ground
 
 __all__ = ["Program", "QueryResult"]
 
@@ -123,8 +123,11 @@ class Program:
         *,
         networks: Mapping[str, Any] | None = None,
         limits: GroundingLimits | None = None,
+        tensor_sources: Mapping[str, Any] | None = None,
     ) -> None:
         self.ast = ast
+        # DeepProbLog's tensor(train(i)) constants: name -> dataset, tensor or callable
+        self.tensor_sources: dict[str, Any] = dict(tensor_sources or {})
         self.ir: IRProgram = compile_program(ast)
         self.limits = limits
         self.parameters = torch.nn.ParameterList(
@@ -151,18 +154,19 @@ class Program:
     @classmethod
     def from_string(
         cls, text: str, name: str = "<string>", *, networks: Mapping[str, Any] | None = None,
-        limits: GroundingLimits | None = None,
+        limits: GroundingLimits | None = None, tensor_sources: Mapping[str, Any] | None = None,
     ) -> Program:
-        return cls(parse_program(text, name=name), networks=networks, limits=limits)
+        return cls(parse_program(text, name=name), networks=networks, limits=limits,
+                   tensor_sources=tensor_sources)
 
     @classmethod
     def from_file(
         cls, path: str | os.PathLike[str], *, networks: Mapping[str, Any] | None = None,
-        limits: GroundingLimits | None = None,
+        limits: GroundingLimits | None = None, tensor_sources: Mapping[str, Any] | None = None,
     ) -> Program:
         source = read_source(os.fspath(path))
         return cls(parse_program(source.text, name=source.name), networks=networks,
-                   limits=limits)
+                   limits=limits, tensor_sources=tensor_sources)
 
     # ----------------------------------------------------------------- grounding
     def _query_atoms(self, query: str | Struct | Sequence[str | Struct] | None) -> list[Struct]:
@@ -197,7 +201,45 @@ class Program:
         """Weights of the ground program's leaves as a differentiable tensor."""
         from einlog.circuit import leaf_tensor
 
-        return leaf_tensor(gp, self.parameter_tensor())
+        neural = self._neural_leaf_values(gp)
+        return leaf_tensor(gp, self.parameter_tensor(), neural)
+
+    def _neural_leaf_values(self, gp: GroundProgram) -> torch.Tensor | None:
+        """``[L]`` values for neural leaves whose inputs are ground terms in the program.
+
+        DeepProbLog programs name their inputs ``tensor(train(3))``; those are looked
+        up in :attr:`tensor_sources` and each distinct (network, inputs) call runs once.
+        Batched tensor inputs go through ``query(..., X=tensor)`` instead.
+        """
+        calls: dict[tuple[str, tuple[Term, ...]], list[int]] = {}
+        for i, w in enumerate(gp.leaf_weight):
+            if w.kind == "neural" and w.network is not None:
+                calls.setdefault((w.network, w.inputs), []).append(i)
+        if not calls:
+            return None
+        from einlog.neural.bind import check_output
+        from einlog.neural.query import resolve_tensor_term
+
+        values: list[torch.Tensor | float] = [0.0] * len(gp.leaf_weight)
+        for (name, inputs), leaves in calls.items():
+            args = []
+            for term in inputs:
+                if not (isinstance(term, Struct) and term.functor == "tensor"
+                        and len(term.args) == 1):
+                    raise NeuralError(
+                        f"the neural fact {gp.leaf_label[leaves[0]]} has input "
+                        f"{format_term(term)}, which is not a tensor",
+                        hint="bind the input variable to a batch (query(..., X=tensor)) or "
+                        "write tensor(source(i)) and pass tensor_sources={'source': data}",
+                    )
+                args.append(resolve_tensor_term(term, self.tensor_sources).unsqueeze(0))
+            first = gp.leaf_weight[leaves[0]]
+            out = check_output(name, self.networks[name](*args), 1, first.domain_size)[0]
+            for i in leaves:
+                index = gp.leaf_weight[i].index
+                values[i] = out[index if index is not None else 0].to(torch.float64)
+        return torch.stack([v if isinstance(v, torch.Tensor) else torch.tensor(v,
+                            dtype=torch.float64) for v in values])
 
     # ----------------------------------------------------------------- querying
     def query(
