@@ -73,7 +73,7 @@ def test_program_evidence_is_the_default():
     _close(eng.probabilities().tolist(), oracle(gp, b.leaf_probs))
 
 
-@pytest.mark.parametrize("cycles", ["proof", "fixpoint"])
+@pytest.mark.parametrize("cycles", ["auto", "proof", "eliminate", "fixpoint"])
 @pytest.mark.parametrize("seed", range(12))
 def test_random_cyclic_graphs(seed, cycles):
     rng = random.Random(seed)
@@ -128,7 +128,7 @@ def random_program(seed: int) -> Builder:
     return b
 
 
-@pytest.mark.parametrize("cycles", ["proof", "fixpoint"])
+@pytest.mark.parametrize("cycles", ["auto", "proof", "eliminate", "fixpoint"])
 @pytest.mark.parametrize("seed", range(60))
 def test_random_programs_against_oracle(seed, cycles):
     b = random_program(seed)
@@ -177,7 +177,7 @@ def test_inconsistent_evidence_names_atoms():
         eng.probabilities(evidence=[(b.atom("never"), True)])
 
 
-@pytest.mark.parametrize("cycles", ["proof", "fixpoint"])
+@pytest.mark.parametrize("cycles", ["auto", "proof", "eliminate", "fixpoint"])
 def test_negation_through_recursion_is_rejected(cycles):
     b = Builder()
     b.fact(0.5, "a")

@@ -12,10 +12,13 @@ runs many more programs.
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from einlog.circuit import compile as compile_module
 
 from .problog_ref import compare
 
@@ -114,6 +117,41 @@ def test_random_programs_match_problog(src: str) -> None:
 @given(programs())
 def test_random_programs_match_problog_fixpoint_cycles(src: str) -> None:
     compare(src, cycles="fixpoint")
+
+
+@settings(
+    max_examples=N_PROGRAMS // 5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(programs())
+def test_random_programs_match_problog_eliminated_cycles(src: str) -> None:
+    compare(src, cycles="eliminate")
+
+
+@settings(
+    max_examples=N_PROGRAMS // 5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(programs())
+def test_random_programs_match_problog_proof_then_elimination(src: str) -> None:
+    # a tiny budget: cycle breaking starts, runs over, and elimination takes over
+    with mock.patch.object(compile_module, "PROOF_BUDGET", 2):
+        compare(src)
+
+
+@settings(
+    max_examples=N_PROGRAMS // 5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(programs())
+def test_random_programs_match_problog_proof_cycles(src: str) -> None:
+    compare(src, cycles="proof")
 
 
 CLASSICS = {
