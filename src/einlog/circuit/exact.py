@@ -309,6 +309,10 @@ class ExactEngine:
         self._roots[ev] = nodes
         return nodes
 
+    def compile(self, evidence: EvidenceSpec | None = None) -> None:
+        """Compile the SDDs of the queries (and evidence) now, without the tensor circuit."""
+        self._root_nodes(self._evidence(evidence))
+
     def _direct(self, ev: tuple[Literal, ...], p: torch.Tensor) -> bool:
         """Whether to count models on the SDD instead of building the tensor circuit:
         one unbatched CPU evaluation without gradients, and no circuit built or shared."""
