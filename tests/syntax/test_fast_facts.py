@@ -8,6 +8,7 @@ on and off and the results are compared, spans included.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -37,9 +38,10 @@ def _term_spans(term: Any, out: list[Any]) -> None:
 
 def _spans(statement: Any) -> list[Any]:
     out: list[Any] = [type(statement).__name__, statement.span]
-    for name, value in vars(statement).items():
-        if name == "span":
+    for f in dataclasses.fields(statement):
+        if f.name == "span":
             continue
+        value = getattr(statement, f.name)
         items = value if isinstance(value, list) else [value]
         for item in items:
             for part in item if isinstance(item, tuple) else (item,):

@@ -5,6 +5,7 @@ clause into one of the statement nodes below.  Clause bodies stay terms
 (``','``, ``';'``, ``'\\+'``, builtins): the front end owns their meaning.
 Keeping bodies as terms lets the pretty-printer print any program back so
 that it re-parses to an equal AST (spans never take part in equality).
+Nodes have ``__slots__``: a fact base of 100 000 facts is 100 000 of them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class Clause:
     """``head.`` or ``head :- body.``"""
 
@@ -35,7 +36,7 @@ class Clause:
     span: SourceSpan | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class ProbabilisticClause:
     """``p::h.``, ``p::h :- body.`` or an annotated disjunction ``p1::h1; p2::h2 :- body.``
 
@@ -49,7 +50,7 @@ class ProbabilisticClause:
     span: SourceSpan | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class NeuralDeclaration:
     """DeepProbLog's ``nn(Net, Inputs, Output, Domain) :: head [:- body].``
 
@@ -67,7 +68,7 @@ class NeuralDeclaration:
     span: SourceSpan | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class Query:
     """``query(atom).``"""
 
@@ -75,7 +76,7 @@ class Query:
     span: SourceSpan | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class Evidence:
     """``evidence(atom).`` (value true) or ``evidence(atom, true|false).``"""
 
@@ -84,7 +85,7 @@ class Evidence:
     span: SourceSpan | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class Directive:
     """``:- goal.`` (e.g. ``:- use_module(library(lists)).``)."""
 
@@ -95,7 +96,7 @@ class Directive:
 Statement = Clause | ProbabilisticClause | NeuralDeclaration | Query | Evidence | Directive
 
 
-@dataclass
+@dataclass(slots=True)
 class ProgramAST:
     """A parsed program: its statements in source order and the source it came from."""
 
