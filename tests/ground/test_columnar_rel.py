@@ -85,3 +85,15 @@ def test_relation_add_keeps_first_occurrence_order_and_survives_codec_growth() -
     idx, new = rel.add(np.asarray([[1, 2], [4000, 7]], dtype=np.int64))
     assert (idx.tolist(), new) == ([1, 3], 1)
     assert rel.find(np.asarray([[5, 6], [9, 9]], dtype=np.int64)).tolist() == [2, -1]
+
+
+def test_interner_keeps_int_and_float_apart() -> None:
+    from einlog.ground.columnar_rel import Interner
+    from einlog.terms import Str, Struct
+
+    it = Interner()
+    ids = it.intern_many([1, 1.0, Struct("a"), Str("a"), 1, Struct("a")]).tolist()
+    assert ids == [0, 1, 2, 3, 0, 2]
+    assert it.terms == [1, 1.0, Struct("a"), Str("a")]
+    assert type(it.terms[1]) is float
+    assert it.intern_args([Struct("p", (2, Str("a")))]).tolist() == [4, 3]

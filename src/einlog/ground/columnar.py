@@ -450,9 +450,8 @@ class _Engine:
     def _fact_rows(self, facts: list[Fact], arity: int) -> IntArray:
         if not facts:
             return np.zeros((0, arity), dtype=np.int64)
-        flat: list[Term] = [a for f in facts for a in f.atom.args]
         try:
-            ids = self.interner.intern_many(flat)
+            ids = self.interner.intern_args(f.atom for f in facts)
         except NotConstant as exc:
             raise _Ineligible("fact with a compound argument") from exc
         return ids.reshape(len(facts), arity)

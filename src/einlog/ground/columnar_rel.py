@@ -20,7 +20,8 @@ numpy, with no Python loop per row.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -49,18 +50,31 @@ def is_constant(t: object) -> bool:
 
 def _key(t: object) -> object:
     """Dictionary key of a constant: atoms by name (a C-speed str compare, no
-    ``Struct.__eq__`` call per lookup), strings tagged, numbers as themselves."""
+    ``Struct.__eq__`` call per lookup), strings and floats tagged (``1.0`` is
+    not the integer ``1``, though Python hashes them alike), integers as such."""
     if t.__class__ is Struct:
         if t.args:
             raise NotConstant(t)
         return t.functor
-    if t.__class__ is int or t.__class__ is float:
+    if t.__class__ is int:
         return t
+    if t.__class__ is float:
+        return ("$float", t)
     if isinstance(t, Str):
         return ("$str", t.value)
     if is_constant(t):
         return ("$num", t)
     raise NotConstant(t)
+
+
+def _term_of_key(k: object) -> Term:
+    """The constant a :func:`_key` stands for (a fresh term, without a span)."""
+    if isinstance(k, str):
+        return Struct(k)
+    if isinstance(k, tuple):
+        tag, value = k
+        return Str(value) if tag == "$str" else cast(Term, value)
+    return cast(Term, k)
 
 
 class Interner:
@@ -104,15 +118,41 @@ class Interner:
         return self._add(t, key) if found is None else found
 
     def intern_many(self, flat: Sequence[Term]) -> IntArray:
-        """Ids of ``flat`` (constants): one key pass, then C-speed dict passes."""
+        """Ids of ``flat`` (constants)."""
         keys = [a.functor if a.__class__ is Struct and not a.args else _key(a)
                 for a in flat]
+        return self._ids_of_keys(keys)
+
+    def intern_args(self, atoms: Iterable[Struct]) -> IntArray:
+        """Ids of the arguments of ``atoms`` (all constants), flattened row by row.
+
+        One pass touches each term once: parsed terms lie scattered in memory,
+        so a second pass over them (even a C-speed one) costs more than it saves.
+        """
+        keys = [a.functor if a.__class__ is Struct and not a.args else _key(a)
+                for atom in atoms for a in atom.args]
+        return self._ids_of_keys(keys)
+
+    def _ids_of_keys(self, keys: list[object]) -> IntArray:
         index = self.index
-        first = dict(zip(keys, flat))  # one representative term per key
-        for k, t in first.items():
-            if k not in index:
-                self._add(t, k)
+        new = [k for k in dict.fromkeys(keys) if k not in index]  # first-occurrence order
+        if new:
+            self._add_many(new, [_term_of_key(k) for k in new])
         return np.fromiter(map(index.__getitem__, keys), dtype=np.int64, count=len(keys))
+
+    def _add_many(self, keys: list[object], terms: list[Term]) -> None:
+        n0 = len(self.terms)
+        self.index.update(zip(keys, range(n0, n0 + len(keys))))
+        self.terms.extend(terms)
+        for t in terms:
+            if isinstance(t, (int, float)):
+                self._num.append(float(t))
+                self._isint.append(isinstance(t, int))
+            else:
+                self._num.append(math.nan)
+                self._isint.append(False)
+        self._num_arr = None
+        self._isint_arr = None
 
     @property
     def num(self) -> FloatArray:
