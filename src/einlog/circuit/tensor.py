@@ -45,7 +45,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -320,32 +320,75 @@ class TensorCircuit(torch.nn.Module):
 
     def _forward(self, p: torch.Tensor, log: bool) -> torch.Tensor:
         pos, neg = self.literal_weights(p, log=log, mode="sum")
-        val = self._init_buffer(pos, neg, log)
-        b = p.shape[0]
-        for nlo, nhi, elo, ehi in self.layers:
-            pr = val.index_select(0, self.prime[elo:ehi])
-            su = val.index_select(0, self.sub[elo:ehi])
+        if torch.is_grad_enabled() and (pos.requires_grad or neg.requires_grad):
+            out: torch.Tensor = _LayeredSum.apply(pos, neg, self, log)
+            return out
+        return self._layers_forward(pos, neg, log).index_select(0, self.roots).t()
+
+    def _layers_forward(
+        self, pos: torch.Tensor, neg: torch.Tensor, log: bool,
+        saved: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
+        """The value buffer ``[N, B]`` with every node evaluated (no autograd graph).
+
+        Log space: ``node = m + log sum_k exp(e_k - m)`` with ``m`` the node's largest
+        element.  With ``saved``, each layer's ``exp(e_k - m)`` ``[E, B]`` and sums
+        ``[n, B]`` are appended there: the backward's softmax weights are their ratio.
+        """
+        with torch.no_grad():
+            val = self._init_buffer(pos.detach(), neg.detach(), log)
+            b = val.shape[1]
+            for nlo, nhi, elo, ehi in self.layers:
+                seg = self.seg[elo:ehi]
+                e = val.index_select(0, self.prime[elo:ehi])
+                su = val.index_select(0, self.sub[elo:ehi])
+                n = nhi - nlo
+                if log:
+                    e += su
+                    m = torch.full((n, b), _NEG_INF, dtype=e.dtype, device=e.device)
+                    m.scatter_reduce_(0, seg.unsqueeze(1).expand(-1, b), e, "amax")
+                    m.nan_to_num_(neginf=0.0)  # all-(-inf) nodes: any finite shift
+                    e -= m.index_select(0, seg)
+                    e.exp_()
+                    s_ = e.new_zeros(n, b).index_add_(0, seg, e)
+                    val[nlo:nhi] = torch.log(s_).add_(m)  # log 0 = -inf
+                    if saved is not None:
+                        saved.append((e, s_))
+                else:
+                    val[nlo:nhi] = e.new_zeros(n, b).index_add_(0, seg, e.mul_(su))
+        return val
+
+    def _layers_backward(
+        self, val: torch.Tensor, g_roots: torch.Tensor,
+        saved: list[tuple[torch.Tensor, torch.Tensor]] | None,
+    ) -> torch.Tensor:
+        """Gradient of ``<g_roots, roots>`` with respect to every node: ``[N, B]``.
+
+        Layers top-down; a node's gradient is complete before it is pushed to its
+        children, since all its parents live in later layers.  Per element,
+        ``d node / d (prime, sub)`` is ``(sub, prime)`` in probability space; in log
+        space (``saved`` given) the element's share of its node, ``exp(e_k - m) / sum``,
+        for both.
+        """
+        grad = torch.zeros_like(val)
+        grad.index_add_(0, self.roots, g_roots.t().to(val.dtype))
+        for k in range(len(self.layers) - 1, -1, -1):
+            nlo, nhi, elo, ehi = self.layers[k]
             seg = self.seg[elo:ehi]
-            n = nhi - nlo
-            if log:
-                e = pr + su
-                m = torch.full((n, b), _NEG_INF, dtype=e.dtype, device=e.device)
-                m = m.scatter_reduce(
-                    0, seg.unsqueeze(1).expand(-1, b), e.detach(), "amax", include_self=True
-                )
-                m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-                ex = torch.exp(e - m.index_select(0, seg))
-                s_ = e.new_zeros(n, b).index_add_(0, seg, ex)
-                pos_s = s_ > 0
-                out = torch.where(
-                    pos_s, torch.log(torch.where(pos_s, s_, torch.ones_like(s_))) + m,
-                    torch.full_like(s_, _NEG_INF),
-                )
+            prime = self.prime[elo:ehi]
+            sub = self.sub[elo:ehi]
+            if saved is not None:
+                ex, s_ = saved[k]
+                ok = s_ > 0
+                gs = torch.where(ok, grad[nlo:nhi] / torch.where(ok, s_, 1.0), 0.0)
+                g = gs.index_select(0, seg).mul_(ex)
+                grad.index_add_(0, prime, g)
+                grad.index_add_(0, sub, g)
             else:
-                e = pr * su
-                out = e.new_zeros(n, b).index_add_(0, seg, e)
-            val[nlo:nhi] = out
-        return val.index_select(0, self.roots).t()
+                g = grad[nlo:nhi].index_select(0, seg)
+                grad.index_add_(0, prime, g * val.index_select(0, sub))
+                grad.index_add_(0, sub, g.mul_(val.index_select(0, prime)))
+        return grad
 
     def log_forward(self, leaf_probs: torch.Tensor) -> torch.Tensor:
         """Root log-probabilities (exact for values near 0)."""
@@ -433,6 +476,38 @@ class TensorCircuit(torch.nn.Module):
         if squeeze:
             return assign.squeeze(0), value.squeeze(0)
         return assign, value
+
+
+class _LayeredSum(torch.autograd.Function):
+    """Literal weights ``[B, V]`` (positive, negative) -> root values ``[B, R]``.
+
+    Why a hand-written backward: under autograd every layer records about a dozen
+    ops (gathers, max shift, exp, segment sum, log, the in-place write into the
+    value buffer), and each gather's backward zero-fills a gradient as large as the
+    whole buffer.  Here the forward runs without a graph and keeps the value buffer
+    (and, in log space, each layer's shifted exponentials); the backward walks the
+    layers once top-down through one gradient buffer, about five ops per layer.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, pos: torch.Tensor, neg: torch.Tensor, circuit: TensorCircuit, log: bool
+    ) -> torch.Tensor:
+        saved: list[tuple[torch.Tensor, torch.Tensor]] | None = [] if log else None
+        val = circuit._layers_forward(pos, neg, log, saved)
+        ctx.save_for_backward(val)
+        ctx.circuit = circuit
+        ctx.layer_saved = saved
+        return val.index_select(0, circuit.roots).t()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, g_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+        (val,) = ctx.saved_tensors
+        circuit: TensorCircuit = ctx.circuit
+        grad = circuit._layers_backward(val, g_out, ctx.layer_saved)
+        v = circuit.num_vars
+        return grad[2 : 2 + v].t(), grad[2 + v : 2 + 2 * v].t(), None, None
 
 
 def build_tensor_circuit(

@@ -583,6 +583,17 @@ def compiled_query(
 ) -> NeuralQuery:
     """The cached :class:`NeuralQuery` of ``program`` for ``query`` whose variables
     ``input_names`` are given tensors (network inputs among them are found from the IR)."""
+    # per-step fast path: the same query text and names as before skip parsing
+    fast = (query if isinstance(query, str) else None, tuple(input_names),
+            semantics.lower(), dtype, validate)
+    try:
+        cache = _CACHES.setdefault(program, {})
+    except TypeError:  # not weak-referenceable: no cache
+        cache = {}
+    if fast[0] is not None:
+        hit = cache.get(fast)
+        if hit is not None:
+            return hit
     pattern = parse_query(query)
     qvars = {v.name for v in variables(pattern)}
     for name in input_names:
@@ -594,10 +605,6 @@ def compiled_query(
             )
     tensor_vars = _classify(program, pattern, sorted(input_names))
     key = (str(pattern), tensor_vars, semantics.lower(), dtype, validate)
-    try:
-        cache = _CACHES.setdefault(program, {})
-    except TypeError:  # not weak-referenceable: no cache
-        cache = {}
     found = cache.get(key)
     if found is None:
         if semantics.lower() not in EXACT_NAMES:
@@ -607,6 +614,8 @@ def compiled_query(
         found = NeuralQuery(program, pattern, tensor_vars, semantics=semantics, dtype=dtype,
                             validate=validate)
         cache[key] = found
+    if fast[0] is not None:
+        cache[fast] = found
     return found
 
 
