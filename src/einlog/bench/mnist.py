@@ -13,7 +13,19 @@ Why it is built this way:
   the same order, Adam with lr 1e-3, one intra-op thread for both.
 * **Reasoning overhead** = time per training example minus the network's own forward,
   backward and optimizer time per example, measured in the same process on the same
-  batches with a copy of the network (so the trained model is untouched).
+  batches with a copy of the network (so the trained model is untouched).  Compilation
+  is counted on both sides: DeepProbLog compiles one circuit per distinct query inside
+  its training loop (cached per sum), einlog one circuit per query shape before it.
+  Each run reports the total (``epoch_s``, compilation included) and the compilation
+  alone (``compile_s``), so a *steady* per-example overhead without compilation is
+  available for both systems; on a subset, DeepProbLog's total is dominated by
+  compiling the sums it has not seen yet, so the steady figure is the fair one there.
+* **Subsets per system**: DeepProbLog needs about a second per example at N = 2 and far
+  more at N = 3, so ``--dpl-train-size 2=100 3=10`` trains it on the first examples
+  only (same order) and ``--dpl-test-size`` bounds its test set; einlog can run the
+  same subset (``--subset-einlog``) for a like-for-like row beside its full epoch.
+  ``--merge`` adds a run's results to the JSON file of earlier runs, so the long
+  measurements can be made one at a time and tabled together.
 * DeepProbLog gets the program from its repository verbatim; einlog uses
   ``examples/mnist_addition/addition.pl`` (N = 1), ``multi_addition.pl`` (N = 2) and
   the equivalent ripple-carry ``multi_addition_carry.pl`` (N >= 3).
@@ -27,7 +39,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -72,8 +83,10 @@ def _data(cfg: dict[str, Any]) -> tuple[Any, Any]:
     return train, test
 
 
-def _network_time(net: Any, train: Any, batch_size: int, max_batches: int | None) -> float:
-    """Seconds per example of the network alone: forward, backward, Adam step (a copy)."""
+def _network_time(net: Any, train: Any, batch_size: int,
+                  max_batches: int | None) -> tuple[float, float]:
+    """Seconds per example (wall, CPU) of the network alone: forward, backward, Adam step
+    (on a copy)."""
     import torch
 
     net = copy.deepcopy(net)
@@ -81,7 +94,7 @@ def _network_time(net: Any, train: Any, batch_size: int, max_batches: int | None
     imgs = train.images.images
     n = len(train)
     seen = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for k, start in enumerate(range(0, n, batch_size)):
         if max_batches is not None and k >= max_batches:
             break
@@ -92,7 +105,8 @@ def _network_time(net: Any, train: Any, batch_size: int, max_batches: int | None
         loss.backward()
         opt.step()
         seen += int(train.index[start : start + batch_size].shape[0])
-    return (time.perf_counter() - t0) / max(seen, 1)
+    return ((time.perf_counter() - t0) / max(seen, 1),
+            (time.process_time() - c0) / max(seen, 1))
 
 
 def worker_einlog(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -107,24 +121,43 @@ def worker_einlog(cfg: dict[str, Any]) -> dict[str, Any]:
     train, test = _data(cfg)
     prog = einlog.Program.from_file(einlog_program(cfg["digits"]), networks={"mnist_net": net})
     query = train.query_pattern()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     names = list(train.batch(torch.arange(1)))
     compiled_query(prog, query, names)
-    compile_s = time.perf_counter() - t0
+    compile_s, compile_cpu = time.perf_counter() - t0, time.process_time() - c0
     trainer = Trainer(prog, query, lr=1e-3, seed=cfg["seed"], progress=False)
     bs = cfg["batch_size"]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     trainer.fit(train, epochs=cfg["epochs"], batch_size=bs, shuffle=False)
-    train_s = time.perf_counter() - t0
-    ev = trainer.evaluate(test, batch_size=256, record=False)
-    net_s = _network_time(net, train, bs, None)
-    per_ex = train_s / (len(train) * cfg["epochs"])
-    return {"system": "einlog", "digits": cfg["digits"], "batch_size": bs,
-            "examples": len(train), "epochs": cfg["epochs"],
-            "epoch_s": train_s / cfg["epochs"], "compile_s": compile_s,
-            "per_example_s": per_ex, "network_per_example_s": net_s,
-            "overhead_per_example_s": per_ex - net_s, "accuracy": ev["accuracy"],
-            "test_examples": int(ev["examples"])}
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    acc, n_test = None, 0
+    if len(test):
+        ev = trainer.evaluate(test, batch_size=256, record=False)
+        acc, n_test = ev["accuracy"], int(ev["examples"])
+    net_t = _network_time(net, train, bs, None)
+    return _result("einlog", cfg, bs, len(train), (train_s + compile_s, compile_s),
+                   (train_cpu + compile_cpu, compile_cpu), net_t, acc, n_test)
+
+
+def _result(system: str, cfg: dict[str, Any], bs: int, n_train: int,
+            wall: tuple[float, float], cpu: tuple[float, float], net: tuple[float, float],
+            acc: float | None, n_test: int) -> dict[str, Any]:
+    """One row.  ``wall``/``cpu``: (training incl. compilation, compilation) seconds;
+    ``net``: the network's own (wall, CPU) seconds per example.  Per-example figures
+    and overheads are CPU seconds: on a shared machine they do not count the time the
+    process waited for a core, so they stay comparable between runs under load."""
+    seen = n_train * cfg["epochs"]
+    per_ex = cpu[0] / seen
+    steady = (cpu[0] - cpu[1]) / seen
+    return {"system": system, "digits": cfg["digits"], "batch_size": bs,
+            "examples": n_train, "epochs": cfg["epochs"],
+            "epoch_s": wall[0] / cfg["epochs"], "compile_s": wall[1],
+            "epoch_cpu_s": cpu[0] / cfg["epochs"], "compile_cpu_s": cpu[1],
+            "per_example_s": per_ex, "network_per_example_s": net[1],
+            "network_per_example_wall_s": net[0],
+            "overhead_per_example_s": per_ex - net[1],
+            "steady_overhead_per_example_s": steady - net[1],
+            "accuracy": acc, "test_examples": n_test}
 
 
 def worker_deepproblog(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -181,18 +214,35 @@ def worker_deepproblog(cfg: dict[str, Any]) -> dict[str, Any]:
     model.add_tensor_source("train", Images(train.images.images))
     model.add_tensor_source("test", Images(test.images.images))
     loader = DataLoader(AdditionQueries(train, "train"), 2, False)
-    t0 = time.perf_counter()
+    # time the circuits it grounds and compiles inside the loop (one per distinct query)
+    cache = model.solver.cache
+    build = cache.func
+    spent = [0.0, 0.0]
+
+    def timed_build(q: Any) -> Any:
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return build(q)
+        finally:
+            spent[0] += time.perf_counter() - t
+            spent[1] += time.process_time() - c
+
+    cache.func = timed_build
+    t0, c0 = time.perf_counter(), time.process_time()
     train_model(model, loader, cfg["epochs"], log_iter=10**9, profile=0)
-    train_s = time.perf_counter() - t0
-    test_q = AdditionQueries(test, "test")
-    acc = float(get_confusion_matrix(model, test_q, verbose=0).accuracy())
-    net_s = _network_time(net, train, 2, None)
-    per_ex = train_s / (len(train) * cfg["epochs"])
-    return {"system": "DeepProbLog", "digits": cfg["digits"], "batch_size": 2,
-            "examples": len(train), "epochs": cfg["epochs"], "epoch_s": train_s / cfg["epochs"],
-            "compile_s": 0.0, "per_example_s": per_ex, "network_per_example_s": net_s,
-            "overhead_per_example_s": per_ex - net_s, "accuracy": acc,
-            "test_examples": len(test_q)}
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    compile_s, compile_cpu = spent
+    circuits = len(cache.cache_dict)
+    acc, n_test = None, 0
+    if len(test):
+        test_q = AdditionQueries(test, "test")
+        acc = float(get_confusion_matrix(model, test_q, verbose=0).accuracy())
+        n_test = len(test_q)
+    net_t = _network_time(net, train, 2, None)
+    res = _result("DeepProbLog", cfg, 2, len(train), (train_s, compile_s),
+                  (train_cpu, compile_cpu), net_t, acc, n_test)
+    res["circuits"] = circuits
+    return res
 
 
 def worker_main(cfg: dict[str, Any]) -> None:
@@ -227,37 +277,54 @@ def _fmt(v: Any, spec: str) -> str:
     return format(v, spec) if isinstance(v, (int, float)) else "-"
 
 
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b <= 0:
+        return "-"
+    return f"{a / b:.0f}x" if a / b >= 10 else f"{a / b:.1f}x"
+
+
 def table(results: list[dict[str, Any]]) -> str:
+    """Markdown table; ratios are against DeepProbLog's row of the same N, per example
+    (equal to the epoch ratio when both ran the same examples)."""
     lines = [
-        "| N | system | batch | train ex. | epoch (s) | vs DPL | peak RSS (MB) | test acc. "
-        "| reasoning overhead / ex. (ms) | overhead vs DPL | published |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| N | system | batch | train ex. | compile (s) | epoch wall (s) | epoch CPU (s) "
+        "| per ex. vs DPL "
+        "| peak RSS (MB) | test acc. % (test ex.) | overhead / ex. (ms) | overhead vs DPL "
+        "| steady overhead / ex. (ms) | steady vs DPL | published |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n in sorted({r["digits"] for r in results}):
         rows = [r for r in results if r["digits"] == n]
         dpl = next((r for r in rows if r["system"] == "DeepProbLog" and "epoch_s" in r), None)
         for r in rows:
+            head = f"| {n} | {r['system']} | {r['batch_size']} | {r.get('examples', '')} |"
+            if r.get("skipped"):
+                lines.append(f"{head} | not run (above --dpl-max-digits) "
+                             "| | | | | | | | | | |")
+                continue
             if "timeout" in r:
-                lines.append(f"| {n} | {r['system']} | {r['batch_size']} | | timeout "
-                             f"(> {r['timeout']:.0f} s) | | | | | | |")
+                lines.append(f"{head} | did not finish in {r['timeout']:.0f} s "
+                             "| | | | | | | | | | |")
                 continue
             if "error" in r:
                 err = r["error"].strip().splitlines()[-1][:80] if r["error"].strip() else "?"
-                lines.append(f"| {n} | {r['system']} | {r['batch_size']} | | error: {err} "
-                             "| | | | | | |")
+                lines.append(f"{head} | error: {err} | | | | | | | | | | |")
                 continue
-            speed = ratio = "-"
+            speed = ratio = steady = "-"
             if dpl is not None and r is not dpl:
-                speed = f"{dpl['epoch_s'] / r['epoch_s']:.1f}x faster"
-                if r["overhead_per_example_s"] > 0:
-                    ratio = f"{dpl['overhead_per_example_s'] / r['overhead_per_example_s']:.0f}x" \
-                        " smaller"
+                speed = _ratio(dpl["per_example_s"], r["per_example_s"])
+                ratio = _ratio(dpl["overhead_per_example_s"], r["overhead_per_example_s"])
+                steady = _ratio(dpl.get("steady_overhead_per_example_s"),
+                                r.get("steady_overhead_per_example_s"))
+            acc = r.get("accuracy")
+            acc_s = f"{100 * acc:.2f} ({r['test_examples']})" if acc is not None else "-"
             lines.append(
-                f"| {n} | {r['system']} | {r['batch_size']} | {r['examples']} | "
-                f"{_fmt(r['epoch_s'], '.1f')} | {speed} | {_fmt(r['peak_rss_mb'], '.0f')} | "
-                f"{_fmt(100 * r['accuracy'], '.2f')} | "
+                f"{head} {_fmt(r['compile_s'], '.1f')} | {_fmt(r['epoch_s'], '.1f')} | "
+                f"{_fmt(r.get('epoch_cpu_s'), '.1f')} | "
+                f"{speed} | {_fmt(r.get('peak_rss_mb'), '.0f')} | {acc_s} | "
                 f"{_fmt(1000 * r['overhead_per_example_s'], '.3f')} | {ratio} | "
-                f"{PUBLISHED.get(n, '-') if r['system'] == 'einlog' else ''} |")
+                f"{_fmt(1000 * r.get('steady_overhead_per_example_s', float('nan')), '.3f')} | "
+                f"{steady} | {PUBLISHED.get(n, '-') if r['system'] == 'einlog' else ''} |")
     return "\n".join(lines)
 
 
@@ -266,6 +333,27 @@ def run(args: argparse.Namespace) -> int:
     quick = bool(getattr(args, "quick", False))
     argv = ["--quick"] if quick else []
     return main(argv)
+
+
+def _per_n(items: list[str] | None, flag: str) -> dict[int, int]:
+    """``["2=100", "3=10"]`` -> ``{2: 100, 3: 10}``."""
+    out: dict[int, int] = {}
+    for item in items or []:
+        n, sep, k = item.partition("=")
+        if not sep or not n.strip().isdigit() or not k.strip().isdigit():
+            raise SystemExit(f"{flag} takes N=SIZE items such as 2=100, not {item!r}")
+        out[int(n)] = int(k)
+    return out
+
+
+def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("system", "digits", "batch_size", "examples")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def _order(r: dict[str, Any]) -> tuple[int, bool, int, int]:
+    return (r["digits"], r["system"] != "DeepProbLog", -(r.get("examples") or 0),
+            r["batch_size"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,22 +367,57 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-size", type=int, help="training examples per N (default: all)")
     ap.add_argument("--test-size", type=int, help="test examples per N (default: all)")
     ap.add_argument("--batch-size", type=int, default=32, help="einlog's recommended batch")
-    ap.add_argument("--no-deepproblog", action="store_true")
+    ap.add_argument("--einlog-batches", type=int, nargs="*",
+                    help="einlog batch sizes to run (default: 2 and --batch-size)")
+    ap.add_argument("--systems", nargs="*", choices=["einlog", "deepproblog"],
+                    default=["einlog", "deepproblog"], help="which systems to run")
+    ap.add_argument("--no-deepproblog", action="store_true", help="same as --systems einlog")
+    ap.add_argument("--dpl-train-size", nargs="*", metavar="N=SIZE",
+                    help="DeepProbLog trains on the first SIZE examples at N (e.g. 2=100 3=10)")
+    ap.add_argument("--dpl-test-size", nargs="*", metavar="N=SIZE",
+                    help="DeepProbLog test examples at N (0: no test)")
+    ap.add_argument("--subset-einlog", action="store_true",
+                    help="also run einlog on DeepProbLog's subset, for like-for-like rows")
     ap.add_argument("--dpl-timeout", type=float, default=3600.0,
                     help="seconds before a DeepProbLog run counts as not finished")
     ap.add_argument("--dpl-max-digits", type=int, default=3,
                     help="skip DeepProbLog above this N (it does not finish N = 4)")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads per run")
     ap.add_argument("--data-dir", help="folder with the MNIST IDX files")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="benchmarks/results/mnist.json")
+    ap.add_argument("--merge", action="store_true",
+                    help="add to the results already in --json (a rerun replaces its row)")
+    ap.add_argument("--table", nargs="*", metavar="FILE",
+                    help="only print the table of the results in FILEs (default: --json); "
+                    "with FILEs, also write their union to --json")
     args = ap.parse_args(argv)
     if args.worker:
         worker_main(json.loads(args.worker))
         return 0
+    out = Path(args.json)
+    if args.table is not None:
+        merged: list[dict[str, Any]] = []
+        for f in args.table or [str(out)]:
+            for r in json.loads(Path(f).read_text()):
+                merged = [m for m in merged if not _same_run(m, r)] + [r]
+        merged.sort(key=_order)
+        print(table(merged))
+        if args.table:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(merged, indent=2))
+        return 0
+    systems = set(args.systems)
+    if args.no_deepproblog:
+        systems.discard("deepproblog")
     digits = args.digits or ([1, 2] if args.quick else [1, 2, 3, 4])
     sizes = {1: 3000, 2: 300} if args.quick else {}
     # DeepProbLog answers a test query of N = 2 in about a second: keep quick runs short
     test_sizes = {1: 1000, 2: 200} if args.quick else {}
+    dpl_sizes = _per_n(args.dpl_train_size, "--dpl-train-size")
+    dpl_tests = _per_n(args.dpl_test_size, "--dpl-test-size")
+    batches = args.einlog_batches if args.einlog_batches is not None \
+        else sorted({2, args.batch_size})
     import tempfile
 
     tmp = tempfile.mkdtemp(prefix="einlog-bench-mnist-")
@@ -302,30 +425,47 @@ def main(argv: list[str] | None = None) -> int:
     for n in digits:
         base = {"digits": n, "epochs": args.epochs, "seed": args.seed, "tmp": tmp,
                 "train_size": args.train_size or sizes.get(n),
-                "test_size": args.test_size or test_sizes.get(n),
-                "data_dir": args.data_dir}
+                "test_size": args.test_size if args.test_size is not None
+                else test_sizes.get(n),
+                "data_dir": args.data_dir, "threads": args.threads}
         runs: list[dict[str, Any]] = []
-        if not args.no_deepproblog and n <= args.dpl_max_digits:
-            runs.append({**base, "system": "DeepProbLog", "batch_size": 2})
-        runs.append({**base, "system": "einlog", "batch_size": 2})
-        runs.append({**base, "system": "einlog", "batch_size": args.batch_size})
+        dpl = {**base, "system": "DeepProbLog", "batch_size": 2}
+        if n in dpl_sizes:
+            dpl["train_size"] = dpl_sizes[n]
+        if n in dpl_tests:
+            dpl["test_size"] = dpl_tests[n]
+        if "deepproblog" in systems and n <= args.dpl_max_digits:
+            runs.append(dpl)
+        if "einlog" in systems:
+            for bs in batches:
+                runs.append({**base, "system": "einlog", "batch_size": bs})
+            if args.subset_einlog and n in dpl_sizes:
+                for bs in batches:
+                    runs.append({**base, "system": "einlog", "batch_size": bs,
+                                 "train_size": dpl_sizes[n], "test_size": dpl["test_size"]})
         for cfg in runs:
             timeout = args.dpl_timeout if cfg["system"] == "DeepProbLog" else 4 * 3600.0
-            print(f"-- N={n} {cfg['system']} batch {cfg['batch_size']} ...", flush=True)
+            print(f"-- N={n} {cfg['system']} batch {cfg['batch_size']} "
+                  f"train {cfg['train_size'] or 'all'} ...", flush=True)
             res = measure(cfg, timeout)
+            if "examples" not in res and cfg["train_size"]:
+                res["examples"] = cfg["train_size"]
             print("   " + json.dumps({k: v for k, v in res.items() if k != "error"}), flush=True)
             if "error" in res:
                 print(res["error"], file=sys.stderr)
             results.append(res)
-        if not args.no_deepproblog and n > args.dpl_max_digits:
+        if "deepproblog" in systems and n > args.dpl_max_digits:
             results.append({"system": "DeepProbLog", "digits": n, "batch_size": 2,
-                            "timeout": args.dpl_timeout})
+                            "timeout": args.dpl_timeout, "skipped": True})
+    if args.merge and out.exists():
+        old = [r for r in json.loads(out.read_text())
+               if not any(_same_run(r, new) for new in results)]
+        results = old + results
+    results.sort(key=_order)
     print()
     print(table(results))
-    out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    os.makedirs(out.parent, exist_ok=True)
     return 0
 
 
