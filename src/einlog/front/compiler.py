@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal as TypingLiteral
 
@@ -277,7 +277,7 @@ class _Compiler:
         self,
         ast: ProgramAST,
         builtins: dict[PredKey, BuiltinSpec],
-        library: ProgramAST | None,
+        library: ProgramAST | Callable[[], ProgramAST] | None,
     ) -> None:
         self.ast = ast
         self.source: Source | None = ast.source
@@ -288,15 +288,27 @@ class _Compiler:
         self.negated_goal: dict[str, Struct] = {}  # '$not_N' -> the goal as written
         self.ad_count = 0
         self.defined: dict[PredKey, SourceSpan | None] = {}
-        self.library_ast = library
-        self.library_keys: set[PredKey] = set()
-        if library is not None:
-            for st in library.statements:
-                if isinstance(st, Clause):
-                    self.library_keys.add(st.head.indicator)
+        # The library is read on the first call of a predicate the program does not
+        # define, so programs that use none never parse the prelude.
+        self._library = library
+        self._library_keys: set[PredKey] | None = None
         self.library_needed: list[PredKey] = []
         self.library_loaded: set[PredKey] = set()
         self.in_library = False
+
+    @property
+    def library_ast(self) -> ProgramAST | None:
+        if callable(self._library):
+            self._library = self._library()
+        return self._library
+
+    @property
+    def library_keys(self) -> set[PredKey]:
+        if self._library_keys is None:
+            lib = self.library_ast
+            self._library_keys = set() if lib is None else {
+                st.head.indicator for st in lib.statements if isinstance(st, Clause)}
+        return self._library_keys
 
     # ------------------------------------------------------------------ driver
     def run(self) -> IRProgram:
@@ -343,7 +355,7 @@ class _Compiler:
         return []
 
     def _load_library(self) -> None:
-        if self.library_ast is None:
+        if not self.library_needed or self.library_ast is None:
             return
         self.in_library = True
         while self.library_needed:
@@ -1026,9 +1038,9 @@ def compile_program(
     parsed program of your own.  Raises a :class:`~einlog.errors.ProgramError`
     subclass, with span and hint, for the first problem found.
     """
-    lib: ProgramAST | None
+    lib: ProgramAST | Callable[[], ProgramAST] | None
     if library is True:
-        lib = load_prelude()
+        lib = load_prelude  # parsed only if the program calls a library predicate
     elif library is False:
         lib = None
     else:
