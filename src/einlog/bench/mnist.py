@@ -228,9 +228,23 @@ def worker_deepproblog(cfg: dict[str, Any]) -> dict[str, Any]:
             spent[1] += time.process_time() - c
 
     cache.func = timed_build
+    # progress after every training batch, so a run stopped at its timeout still
+    # tells how far it got (parsed by measure())
+    solve = model.solver.solve
+    done = [0]
+
+    def counted_solve(batch: Any) -> Any:
+        out = solve(batch)
+        done[0] += len(batch)
+        print(f"PROGRESS {done[0]} {time.perf_counter() - t0:.3f} "
+              f"{time.process_time() - c0:.3f} {spent[0]:.3f} {spent[1]:.3f}", flush=True)
+        return out
+
+    model.solver.solve = counted_solve
     t0, c0 = time.perf_counter(), time.process_time()
     train_model(model, loader, cfg["epochs"], log_iter=10**9, profile=0)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    model.solver.solve = solve
     compile_s, compile_cpu = spent
     circuits = len(cache.cache_dict)
     acc, n_test = None, 0
@@ -261,14 +275,21 @@ def measure(cfg: dict[str, Any], timeout: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"system": cfg["system"], "digits": cfg["digits"],
-                "batch_size": cfg["batch_size"], "timeout": timeout}
+    except subprocess.TimeoutExpired as exc:
+        res: dict[str, Any] = {"system": cfg["system"], "digits": cfg["digits"],
+                               "batch_size": cfg["batch_size"], "timeout": timeout}
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        last = [ln.split() for ln in out.splitlines() if ln.startswith("PROGRESS ")]
+        if last:  # how far it got: examples, wall, CPU, compile wall, compile CPU
+            k, wall, cpu, cwall, ccpu = last[-1][1:6]
+            res["partial"] = {"examples": int(k), "wall_s": float(wall), "cpu_s": float(cpu),
+                              "compile_s": float(cwall), "compile_cpu_s": float(ccpu)}
+        return res
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            res: dict[str, Any] = json.loads(line[7:])
-            res["wall_s"] = time.perf_counter() - t0
-            return res
+            found: dict[str, Any] = json.loads(line[7:])
+            found["wall_s"] = time.perf_counter() - t0
+            return found
     return {"system": cfg["system"], "digits": cfg["digits"], "batch_size": cfg["batch_size"],
             "error": (proc.stderr or proc.stdout)[-2000:]}
 
@@ -303,7 +324,10 @@ def table(results: list[dict[str, Any]]) -> str:
                              "| | | | | | | | | | |")
                 continue
             if "timeout" in r:
-                lines.append(f"{head} | did not finish in {r['timeout']:.0f} s "
+                part = r.get("partial")
+                got = (f": {part['examples']} examples done, {part['cpu_s']:.0f} s CPU "
+                       f"({part['compile_cpu_s']:.0f} s compiling)") if part else ""
+                lines.append(f"{head} | did not finish in {r['timeout']:.0f} s{got} "
                              "| | | | | | | | | | |")
                 continue
             if "error" in r:
