@@ -97,3 +97,20 @@ def test_interner_keeps_int_and_float_apart() -> None:
     assert it.terms == [1, 1.0, Struct("a"), Str("a")]
     assert type(it.terms[1]) is float
     assert it.intern_args([Struct("p", (2, Str("a")))]).tolist() == [4, 3]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hash_index_large_batches_take_the_vectorized_rounds(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h = HashIndex()
+    ref: dict[int, int] = {}
+    for _ in range(6):
+        keys = rng.integers(0, 200_000, rng.integers(1000, 20_000)).astype(np.int64)
+        before = len(ref)
+        vals, added = h.get_or_add(keys, before)
+        for k in keys.tolist():
+            ref.setdefault(k, len(ref))
+        assert vals.tolist() == [ref[k] for k in keys.tolist()]
+        assert keys[added].tolist() == list(ref)[before:]
+    q = rng.integers(0, 200_000, 5000).astype(np.int64)
+    assert h.get(q).tolist() == [ref.get(k, -1) for k in q.tolist()]

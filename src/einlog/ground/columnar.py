@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -368,7 +368,7 @@ class _Engine:
             if isinstance(pick, _PosLit) and not pick.negated:
                 bound.update(v for kind, v in pick.args if kind == "v")
         body: list[_PosLit | _BLit | _ChoiceLit] = [
-            replace(b, const_pos=[], eq_pos=[], bound_pos=[], new_pos=[])
+            _PosLit(b.pred, b.args, b.negated, b.record, b.orig)  # re-planned below
             if isinstance(b, _PosLit) else b for b in order]
         var = _CRule(cr.index, cr.head_pred, cr.head_args, body, cr.slots)
         self._plan(var)
@@ -512,11 +512,17 @@ class _Engine:
                 order = np.argsort(rk, kind="stable")
                 li, rpos = join_index(lk, rk[order])
                 ri = cand[order[rpos]]
+        elif t.n == 1 and not t.prov and all(c is None for c in t.cols):
+            # first literal of a body: its rows are the table (no copy of the empty one)
+            t.n = len(cand)
+            ri = cand
+            li = None
         else:
             m = len(cand)
             li = np.repeat(np.arange(t.n, dtype=np.int64), m)
             ri = np.tile(cand, t.n)
-        t.take(li)
+        if li is not None:
+            t.take(li)
         for pos, s in lit.new_pos:
             t.cols[s] = rows[ri, pos]
         if lit.record and t.keep_prov:

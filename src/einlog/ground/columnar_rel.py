@@ -250,6 +250,7 @@ def join_index(
 
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: Fibonacci hashing
 _EMPTY = -1  # keys are non-negative packed ids
+_TAIL = 32  # probe rounds stop being vectorized below this many unresolved keys
 
 
 #: Largest key space given a direct-address table (one int64 per possible key).
@@ -331,6 +332,18 @@ class HashIndex:
             act = idx if act is None else act[idx]
             k = k[idx]
             slot = (slot[idx] + 1) & mask
+            if len(act) <= _TAIL:  # a few keys in long clusters: probe them one by one
+                tab, val = table.data, self.vals.data
+                for i, key, sl in zip(act.tolist(), k.tolist(), slot.tolist()):
+                    while True:
+                        t = tab[sl]
+                        if t == key:
+                            out[i] = val[sl]
+                            break
+                        if t == _EMPTY:
+                            break
+                        sl = (sl + 1) & mask
+                return out
 
     def _place(self, keys: IntArray, vals: IntArray) -> None:
         """Insert distinct keys that are not in the table yet."""
@@ -340,7 +353,7 @@ class HashIndex:
             return
         table, mask = self.keys, self.mask
         slot = self._slots(keys)
-        while len(keys):
+        while len(keys) > _TAIL:
             free = table[slot] == _EMPTY
             fs, fk = slot[free], keys[free]
             table[fs] = fk  # contested slots: one key wins
@@ -349,6 +362,12 @@ class HashIndex:
             rest = np.ones(len(keys), dtype=np.bool_)
             rest[np.nonzero(free)[0][won]] = False
             keys, vals, slot = keys[rest], vals[rest], (slot[rest] + 1) & mask
+        tab, val = table.data, self.vals.data
+        for key, v, sl in zip(keys.tolist(), vals.tolist(), slot.tolist()):
+            while tab[sl] != _EMPTY:
+                sl = (sl + 1) & mask
+            tab[sl] = key
+            val[sl] = v
 
     def insert_distinct(self, keys: IntArray, vals: IntArray) -> None:
         """Insert distinct keys that are not in the table yet."""
@@ -400,7 +419,7 @@ class HashIndex:
         slot = self._slots(mk)
         act = pos
         k = mk
-        while len(act):
+        while len(act) > _TAIL:
             tk = table[slot]
             same = tk == k  # placed earlier in this batch: vals holds its representative
             rep[act[same]] = vals[slot[same]]
@@ -420,6 +439,21 @@ class HashIndex:
             slot = np.where(other, (slot + 1) & mask, slot)
             nxt = lost | other
             act, k, slot = act[nxt], k[nxt], slot[nxt]
+        # the few left, one by one in position order (so the first copy still wins)
+        tab, val = table.data, vals.data
+        for i, key, sl in zip(act.tolist(), k.tolist(), slot.tolist()):
+            while True:
+                t = tab[sl]
+                if t == key:
+                    rep[i] = val[sl]
+                    break
+                if t == _EMPTY:
+                    tab[sl] = key
+                    val[sl] = i
+                    rep[i] = i
+                    rep_slot[i] = sl
+                    break
+                sl = (sl + 1) & mask
         return rep, rep_slot
 
 
