@@ -498,6 +498,12 @@ class SddCompiler:
         leaf = self._leaf_of_atom.get(atom)
         if leaf is not None:
             return self._ref(self._leaf_sdd(leaf))
+        if scc is None:
+            bodies = []
+            for r in self._rules_of(atom).tolist():
+                atoms, negs = self._body(r)
+                bodies.append(frozenset(zip(atoms.tolist(), [bool(x) for x in negs.tolist()])))
+            return self._factored_or(bodies)
         node = m.false()
         for r in self._rules_of(atom).tolist():
             body = self._rule_sdd(r, scc, cur)
@@ -506,6 +512,60 @@ class SddCompiler:
             if node.is_true():
                 break
             self._check()
+        return node
+
+    def _factored_or(self, bodies: list[frozenset[Literal]]) -> SddNode:
+        """``OR_b AND_(a, neg) in b`` with shared atoms factored out, referenced.
+
+        ``(x & A) | (~x & B) | C`` instead of one conjunction per body: with
+        the atom ``x`` occurring in most bodies taken out first, the large
+        lineages of shared atoms (parents in a CPT) are conjoined once per
+        branch rather than once per rule, and the inner disjunctions are
+        over small functions.
+        """
+        m = self.manager
+        if not bodies:
+            return m.false()
+        if any(not b for b in bodies):
+            return m.true()
+        counts: dict[int, int] = {}
+        for b in bodies:
+            for a, _ in b:
+                counts[a] = counts.get(a, 0) + 1
+        best = max(counts, key=lambda a: (counts[a], -a))
+        if len(bodies) == 1 or counts[best] < 2:
+            node = m.false()
+            for b in bodies:
+                body = self._ref(m.true())
+                # leaves first: small conjuncts before the large lineages
+                for a, neg in sorted(b, key=lambda lit: (lit[0] not in self._leaf_of_atom, lit)):
+                    val = self._lookup(a)
+                    body = self._apply(body, ~val if neg else val, True)
+                    if body.is_false():
+                        break
+                node = self._apply(node, body, False)
+                self._deref(body)
+                if node.is_true():
+                    break
+                self._check()
+            return node
+        with_pos = [b - {(best, False)} for b in bodies if (best, False) in b]
+        with_neg = [b - {(best, True)} for b in bodies if (best, True) in b]
+        rest = [b for b in bodies if (best, False) not in b and (best, True) not in b]
+        val = self._lookup(best)
+        node = self._ref(m.false())
+        for part, lit in ((with_pos, val), (with_neg, ~val)):
+            if not part:
+                continue
+            sub = self._factored_or(part)
+            t = self._apply(sub, lit, True)
+            node = self._apply(node, t, False)
+            self._deref(t)
+            self._check()
+        if rest:
+            sub = self._factored_or(rest)
+            node = self._apply(node, sub, False)
+            self._deref(sub)
         return node
 
     def _store(self, atom: int, node: SddNode) -> None:
