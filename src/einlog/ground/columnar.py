@@ -1265,7 +1265,8 @@ def _assemble(
                 i = int(rel.find(np.asarray([cids], dtype=np.int64).reshape(1, -1))[0])
         ev_ids.append(start[ev_atom.indicator] + i if i >= 0 else single(ev_atom))
     n_all = total + len(singles)
-    roots = np.concatenate([*query_ids, np.asarray(ev_ids, dtype=np.int64)]).astype(np.int64)
+    roots = np.concatenate([*query_ids, np.asarray(ev_ids, dtype=np.int64)]).astype(
+        np.int64, copy=False)
 
     # ---- backward reachability, one vectorized step per BFS level
     order = np.argsort(rule_head, kind="stable")
@@ -1274,7 +1275,10 @@ def _assemble(
     reach = np.zeros(n_all, dtype=np.bool_)
     frontier = _uniq(roots)
     reach[frontier] = True
+    has_rule = np.zeros(n_all, dtype=np.bool_)
+    has_rule[rule_head] = True
     while len(frontier):
+        frontier = frontier[has_rule[frontier]]  # (certain answers have no rules left)
         lo = np.searchsorted(sorted_heads, frontier, side="left")
         hi = np.searchsorted(sorted_heads, frontier, side="right")
         _, pos = _ranges(lo, hi)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from einlog.terms import Str, Struct, Term, Var
+from einlog.terms import Struct, Term, Var, variables
 
 __all__ = [
     "NG",
@@ -283,33 +283,13 @@ def rename_apart(t: Term, names: dict[str, Var] | None = None) -> Term:
     return t
 
 
-def _fallback_format(t: Term) -> str:
-    if isinstance(t, Var):
-        return "_" if t.name.startswith("%") else t.name
-    if isinstance(t, Str):
-        return '"' + t.value.replace('"', '\\"') + '"'
-    if isinstance(t, Struct):
-        if t.functor == "." and len(t.args) == 2:
-            items: list[str] = []
-            cur: Term = t
-            while isinstance(cur, Struct) and cur.functor == "." and len(cur.args) == 2:
-                items.append(_fallback_format(cur.args[0]))
-                cur = cur.args[1]
-            tail = "" if cur == Struct("[]") else "|" + _fallback_format(cur)
-            return "[" + ",".join(items) + tail + "]"
-        if not t.args:
-            return t.functor
-        return t.functor + "(" + ",".join(_fallback_format(a) for a in t.args) + ")"
-    return repr(t)
-
-
 def show(t: Term) -> str:
-    """Printed form of a term for messages (the syntax printer when available)."""
-    try:
-        from einlog.syntax import format_term
+    """Printed form of a term for messages: the syntax printer, internal variables as ``_``.
 
-        text = format_term(t)
-    except Exception:  # printer not available or failed: messages must still work
-        text = _fallback_format(t)
-    # internal variable names are meaningless to users
-    return text
+    Call variants and renamed-apart answers use reserved names (``%0``,
+    ``%g7``) that mean nothing to users.
+    """
+    from einlog.syntax import format_term
+
+    hidden: Bindings = {v.name: Var("_") for v in variables(t) if v.name.startswith("%")}
+    return format_term(subst(t, hidden)[0] if hidden else t)
