@@ -328,14 +328,20 @@ class ExactEngine:
         """``log WMC`` of every root ``[R]`` by PySDD's weighted model counter (log space)."""
         nodes = self._root_nodes(ev)
         manager = self.compiler.manager
-        if self._weights is None:
-            self._weights = build_tensor_circuit(manager, [], self.encoding)
-        with torch.no_grad():
-            pos, neg = self._weights.literal_weights(p.to(torch.float64).unsqueeze(0), log=True)
+        if self.encoding.groups:  # sequential AD weights: the tensor circuit's own code
+            if self._weights is None:
+                self._weights = build_tensor_circuit(manager, [], self.encoding)
+            with torch.no_grad():
+                w_pos, w_neg = self._weights.literal_weights(
+                    p.to(torch.float64).unsqueeze(0), log=True
+                )
+            pos, neg = w_pos[0].numpy(), w_neg[0].numpy()
+        else:  # independent leaves: log p and log(1 - p)
+            q = p.detach().to(torch.float64).numpy()
+            with np.errstate(divide="ignore"):
+                pos, neg = np.log(q), np.log1p(-q)
         # PySDD's layout: weights of literals -V..-1, then 1..V
-        arr = np.ascontiguousarray(
-            np.concatenate([neg[0].numpy()[::-1], pos[0].numpy()]), dtype=np.float64
-        )
+        arr = np.ascontiguousarray(np.concatenate([neg[::-1], pos]), dtype=np.float64)
         out = np.empty(len(nodes), dtype=np.float64)
         for k, node in enumerate(nodes):
             if node.is_false():
