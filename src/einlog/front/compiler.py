@@ -312,8 +312,18 @@ class _Compiler:
 
     # ------------------------------------------------------------------ driver
     def run(self) -> IRProgram:
-        statements = [_rename_anonymous(st) for st in self.ast.statements]
-        for st in statements:
+        # Plain facts (flat ground head, no body) are checked once here and go
+        # straight to the fact tables: a fact base is most of a large program.
+        plain = [st.__class__ is Clause and st.body is None and _flat_ground(st.head)
+                 for st in self.ast.statements]
+        statements = [st if p else _rename_anonymous(st)
+                      for st, p in zip(self.ast.statements, plain)]
+        defined = self.defined
+        for st, p in zip(statements, plain):
+            if p:
+                head = st.head  # type: ignore[union-attr]
+                if (head.functor, len(head.args)) in defined:
+                    continue
             for head in self._heads_of(st):
                 key = head.indicator
                 if key in self.defined:  # checked already; setdefault keeps the first span
@@ -325,8 +335,16 @@ class _Compiler:
                         f"rename your predicate; '{_key_str(key)}' is built in",
                     )
                 self.defined.setdefault(key, _span_of(head, st.span))
-        for st in statements:
-            if isinstance(st, Clause):
+        facts = self.ir.facts
+        for st, p in zip(statements, plain):
+            if p:
+                head = st.head  # type: ignore[union-attr]
+                key = (head.functor, len(head.args))
+                table = facts.get(key)
+                if table is None:
+                    table = facts[key] = []
+                table.append(Fact(head, None, None, st.span))
+            elif isinstance(st, Clause):
                 self._clause(st)
             elif isinstance(st, ProbabilisticClause):
                 self._prob_clause(st)
