@@ -300,6 +300,7 @@ class _Parse:
         self.fast = fast and max_depth >= 3
         self.brackets: list[_Tok] = []
         self.names: dict[str, str] = {}
+        self.atom_values: dict[str, str] = {}
         self.fresh = 0
         if "_G" in text:
             used = [int(n) for n in re.findall(r"(?<![\w])_G(\d+)(?!\w)", text) if len(n) < 12]
@@ -438,6 +439,9 @@ class _Parse:
         special = _FAST_SPECIAL_HEADS
         # one string object per distinct name: hashed once, compared by identity later
         names = self.names.setdefault
+        # argument text -> atom name, for texts already seen to be plain atoms
+        atom_values = self.atom_values
+        atom_value = atom_values.get
         out: list[Statement] = []
         append = out.append
         dot = 0
@@ -466,25 +470,28 @@ class _Parse:
                         item = part
                         col = c
                     c += width
-                    ch = item[0]
-                    if "a" <= ch <= "z" or ch == "'":
-                        if ch != "'":
+                    value = atom_value(item)
+                    if value is None:  # first sight of this text: classify it once
+                        ch = item[0]
+                        if "a" <= ch <= "z":
                             if item in word_ops:
                                 break
-                            value = names(item, item)
+                            value = atom_values[item] = names(item, item)
+                        elif ch == "'":
+                            value = atom_values[item] = names(item[1:-1], item[1:-1])
+                        elif "." in item or "e" in item or "E" in item:
+                            args.append(float(item))
+                            continue
                         else:
-                            value = names(item[1:-1], item[1:-1])
-                        sp = new(span_cls)
-                        s_source(sp, source)
-                        s_line(sp, line)
-                        s_col(sp, col)
-                        s_end_line(sp, line)
-                        s_end_col(sp, col + len(item))
-                        args.append(Struct(value, (), sp))
-                    elif "." in item or "e" in item or "E" in item:
-                        args.append(float(item))
-                    else:
-                        args.append(int(item))
+                            args.append(int(item))
+                            continue
+                    sp = new(span_cls)
+                    s_source(sp, source)
+                    s_line(sp, line)
+                    s_col(sp, col)
+                    s_end_line(sp, line)
+                    s_end_col(sp, col + len(item))
+                    args.append(Struct(value, (), sp))
                 else:
                     head_col = m.start(2) - line_start + 1
                     dot = m.start(4) - line_start + 1
