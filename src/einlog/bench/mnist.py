@@ -260,6 +260,10 @@ def worker_deepproblog(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_main(cfg: dict[str, Any]) -> None:
+    limit = cfg.get("memory_gb")
+    if limit:  # address-space cap: a runaway grounding fails here, not the machine
+        cap = int(float(limit) * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     import torch
 
     torch.set_num_threads(int(cfg.get("threads", 1)))
@@ -291,7 +295,8 @@ def measure(cfg: dict[str, Any], timeout: float) -> dict[str, Any]:
             found["wall_s"] = time.perf_counter() - t0
             return found
     return {"system": cfg["system"], "digits": cfg["digits"], "batch_size": cfg["batch_size"],
-            "error": (proc.stderr or proc.stdout)[-2000:]}
+            "examples": cfg.get("train_size"), "memory_gb": cfg.get("memory_gb"),
+            "returncode": proc.returncode, "error": (proc.stderr or proc.stdout)[-2000:]}
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -332,6 +337,8 @@ def table(results: list[dict[str, Any]]) -> str:
                 continue
             if "error" in r:
                 err = r["error"].strip().splitlines()[-1][:80] if r["error"].strip() else "?"
+                if "MemoryError" in r["error"] or "bad_alloc" in r["error"]:
+                    err = f"out of memory (> {r.get('memory_gb', '?')} GB address space)"
                 lines.append(f"{head} | error: {err} | | | | | | | | | | |")
                 continue
             speed = ratio = steady = "-"
@@ -406,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds before a DeepProbLog run counts as not finished")
     ap.add_argument("--dpl-max-digits", type=int, default=3,
                     help="skip DeepProbLog above this N (it does not finish N = 4)")
+    ap.add_argument("--dpl-memory-gb", type=float, default=8.0,
+                    help="address-space limit of a DeepProbLog run (its N >= 3 grounding "
+                    "grows without bound); 0: none")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads per run")
     ap.add_argument("--data-dir", help="folder with the MNIST IDX files")
     ap.add_argument("--seed", type=int, default=0)
@@ -453,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
                 else test_sizes.get(n),
                 "data_dir": args.data_dir, "threads": args.threads}
         runs: list[dict[str, Any]] = []
-        dpl = {**base, "system": "DeepProbLog", "batch_size": 2}
+        dpl = {**base, "system": "DeepProbLog", "batch_size": 2,
+               "memory_gb": args.dpl_memory_gb}
         if n in dpl_sizes:
             dpl["train_size"] = dpl_sizes[n]
         if n in dpl_tests:

@@ -160,6 +160,8 @@ class TensorCircuit(torch.nn.Module):
         self.num_vars = encoding.num_vars
         self.num_nodes = num_nodes
         self.layers = layers
+        self._widest = max((max(nhi - nlo, ehi - elo) for nlo, nhi, elo, ehi in layers),
+                           default=1)
         self.num_roots = len(roots)
         self.sdd_size = sdd_size
         self.register_buffer("prime", torch.as_tensor(prime, dtype=torch.long))
@@ -303,8 +305,7 @@ class TensorCircuit(torch.nn.Module):
     max_chunk_elements: int = 1 << 25
 
     def _chunk(self) -> int:
-        widest = max((max(nhi - nlo, ehi - elo) for nlo, nhi, elo, ehi in self.layers), default=1)
-        return max(1, self.max_chunk_elements // max(widest, self.num_nodes, 1))
+        return max(1, self.max_chunk_elements // max(self._widest, self.num_nodes, 1))
 
     def forward(self, leaf_probs: torch.Tensor, log: bool = False) -> torch.Tensor:
         """Root values (probabilities, or log-probabilities when ``log``)."""
