@@ -306,11 +306,10 @@ class Program:
     ) -> tuple[torch.Tensor, Any]:
         present = [i for i in ids if i is not None]
         if semantics.kind == "exact":
-            from einlog.circuit import ExactEngine
-
+            # the semantics' own engine: its budgets (max_size, time_limit) apply
             engine = self._engines.get(id(gp))
-            if engine is None or engine.queries != present:
-                engine = ExactEngine(gp, roots=present)
+            if engine is None or engine.queries != present or engine.limits != semantics.limits:
+                engine = semantics.engine(gp, roots=present)
                 self._engines[id(gp)] = engine
             probs = engine.probabilities(weights)
             return _scatter_present(ids, probs), None
