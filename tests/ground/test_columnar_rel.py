@@ -89,6 +89,7 @@ def test_relation_add_keeps_first_occurrence_order_and_survives_codec_growth() -
 
 def test_interner_keeps_int_and_float_apart() -> None:
     from einlog.ground.columnar_rel import Interner
+    from einlog.ir.nodes import Fact
     from einlog.terms import Str, Struct
 
     it = Interner()
@@ -96,7 +97,7 @@ def test_interner_keeps_int_and_float_apart() -> None:
     assert ids == [0, 1, 2, 3, 0, 2]
     assert it.terms == [1, 1.0, Struct("a"), Str("a")]
     assert type(it.terms[1]) is float
-    assert it.intern_args([Struct("p", (2, Str("a")))]).tolist() == [4, 3]
+    assert it.intern_args([Fact(Struct("p", (2, Str("a"))))]).tolist() == [4, 3]
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -431,8 +431,8 @@ class _Engine:
         name, arity = pred
         rel = Relation(name, arity, self.codec)
         self.rels[pred] = rel
-        det = [f for f in facts if f.weight is None]
         prob = [f for f in facts if f.weight is not None]
+        det = [f for f in facts if f.weight is None] if prob else facts
         ids_det = self._fact_rows(det, arity)
         ids_prob = self._fact_rows(prob, arity)
         self.codec.grow(len(self.interner))
@@ -451,7 +451,7 @@ class _Engine:
         if not facts:
             return np.zeros((0, arity), dtype=np.int64)
         try:
-            ids = self.interner.intern_args(f.atom for f in facts)
+            ids = self.interner.intern_args(facts)
         except NotConstant as exc:
             raise _Ineligible("fact with a compound argument") from exc
         return ids.reshape(len(facts), arity)

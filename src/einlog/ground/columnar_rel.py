@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import cast
+from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +65,13 @@ def _key(t: object) -> object:
     if is_constant(t):
         return ("$num", t)
     raise NotConstant(t)
+
+
+class HasAtom(Protocol):
+    """Anything holding a ground atom (an IR ``Fact``)."""
+
+    @property
+    def atom(self) -> Struct: ...
 
 
 def _term_of_key(k: object) -> Term:
@@ -123,14 +130,14 @@ class Interner:
                 for a in flat]
         return self._ids_of_keys(keys)
 
-    def intern_args(self, atoms: Iterable[Struct]) -> IntArray:
-        """Ids of the arguments of ``atoms`` (all constants), flattened row by row.
+    def intern_args(self, facts: Iterable[HasAtom]) -> IntArray:
+        """Ids of the arguments of the facts' atoms (all constants), flattened row by row.
 
         One pass touches each term once: parsed terms lie scattered in memory,
         so a second pass over them (even a C-speed one) costs more than it saves.
         """
         keys = [a.functor if a.__class__ is Struct and not a.args else _key(a)
-                for atom in atoms for a in atom.args]
+                for f in facts for a in f.atom.args]
         return self._ids_of_keys(keys)
 
     def _ids_of_keys(self, keys: list[object]) -> IntArray:
