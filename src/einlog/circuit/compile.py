@@ -183,6 +183,9 @@ class SddCompiler:
             n_atoms, dtype=np.int64
         )
         self._head_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._rules_cache: dict[int, list[int]] = {}
+        self._fresh_comps: dict[int, list[list[int]]] = {}  # before anything is compiled
+        self._body_cache: dict[int, tuple[list[int], list[bool]]] = {}
         self._value: dict[int, SddNode] = {}  # atom id -> lineage (referenced)
         # proof-based cycle breaking: atom -> its recursive component's members and the
         # component's translation table (atom -> [(sdd, cycles broken, content)])
@@ -232,14 +235,26 @@ class SddCompiler:
     def _default_roots(self) -> list[int]:
         return [int(q) for q in self.gp.queries] + [int(a) for a, _ in self.gp.evidence]
 
-    def _rules_of(self, atom: int) -> np.ndarray:
-        if atom >= len(self._head_ptr) - 1:
-            return self._rules_by_head[0:0]
-        return self._rules_by_head[self._head_ptr[atom] : self._head_ptr[atom + 1]]
+    def _rules_of(self, atom: int) -> list[int]:
+        """Rule ids with head ``atom`` (Python lists, built once: the compiler walks
+        them many times and numpy scalars would dominate small programs)."""
+        got = self._rules_cache.get(atom)
+        if got is None:
+            if atom >= len(self._head_ptr) - 1:
+                got = []
+            else:
+                got = self._rules_by_head[self._head_ptr[atom] : self._head_ptr[atom + 1]].tolist()
+            self._rules_cache[atom] = got
+        return got
 
-    def _body(self, rule: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = int(self.gp.rule_ptr[rule]), int(self.gp.rule_ptr[rule + 1])
-        return self.gp.body_atom[lo:hi], self.gp.body_neg[lo:hi]
+    def _body(self, rule: int) -> tuple[list[int], list[bool]]:
+        got = self._body_cache.get(rule)
+        if got is None:
+            lo, hi = int(self.gp.rule_ptr[rule]), int(self.gp.rule_ptr[rule + 1])
+            got = (self.gp.body_atom[lo:hi].tolist(),
+                   [bool(x) for x in self.gp.body_neg[lo:hi].tolist()])
+            self._body_cache[rule] = got
+        return got
 
     def _span_costs(self, roots: list[int], orders: list[list[int]]) -> list[int]:
         """Locality of each variable order: the sum over relevant rules of the spread
@@ -259,8 +274,8 @@ class SddCompiler:
             got = near.get(a)
             if got is None:
                 got = set()
-                for r in self._rules_of(a).tolist():
-                    for b in self._body(r)[0].tolist():
+                for r in self._rules_of(a):
+                    for b in self._body(r)[0]:
                         leaf = leaf_of.get(b)
                         if leaf is not None:
                             got.add(leaf)
@@ -273,9 +288,9 @@ class SddCompiler:
         for a in relevant:
             if a in leaf_of:
                 continue
-            for r in self._rules_of(a).tolist():
+            for r in self._rules_of(a):
                 leaves: set[int] = set()
-                for b in self._body(r)[0].tolist():
+                for b in self._body(r)[0]:
                     leaf = leaf_of.get(b)
                     if leaf is not None:
                         leaves.add(leaf)
@@ -302,8 +317,8 @@ class SddCompiler:
 
     def _body_atoms_of(self, atom: int) -> list[int]:
         out: list[int] = []
-        for r in self._rules_of(atom).tolist():
-            out.extend(self._body(r)[0].tolist())
+        for r in self._rules_of(atom):
+            out.extend(self._body(r)[0])
         return out
 
     def _has_cycles(self, roots: list[int]) -> bool:
@@ -391,8 +406,7 @@ class SddCompiler:
                 recursive: list[int] = []
                 me = comp_key.get(a, -1)
                 for r in self._rules_of(a):
-                    atoms, _ = self._body(int(r))
-                    body = [int(x) for x in atoms]
+                    body = self._body(r)[0]
                     rec = me >= 0 and any(comp_key.get(x, -2) == me for x in body)
                     (recursive if rec else base).extend(body)
                 stack.extend(reversed(base + recursive))
@@ -476,7 +490,7 @@ class SddCompiler:
         m = self.manager
         atoms, negs = self._body(rule)
         node = m.true()
-        for a, neg in zip(atoms.tolist(), negs.tolist()):
+        for a, neg in zip(atoms, negs):
             if scc is not None and a in scc:
                 if neg:
                     raise StratificationError(
@@ -500,12 +514,12 @@ class SddCompiler:
             return self._ref(self._leaf_sdd(leaf))
         if scc is None:
             bodies = []
-            for r in self._rules_of(atom).tolist():
+            for r in self._rules_of(atom):
                 atoms, negs = self._body(r)
-                bodies.append(frozenset(zip(atoms.tolist(), [bool(x) for x in negs.tolist()])))
+                bodies.append(frozenset(zip(atoms, negs)))
             return self._factored_or(bodies)
         node = m.false()
-        for r in self._rules_of(atom).tolist():
+        for r in self._rules_of(atom):
             body = self._rule_sdd(r, scc, cur)
             node = self._apply(node, body, False)
             self._deref(body)
@@ -579,27 +593,33 @@ class SddCompiler:
         """SCCs of the not-yet-compiled atoms ``target`` depends on, dependencies first."""
         if target in self._value or target in self._scc_of:
             return []
+        fresh = not (self._value or self._scc_of or self._elim_rows)
+        if fresh and target in self._fresh_comps:  # setup asks for the same roots 3 times
+            return self._fresh_comps[target]
 
         def deps(a: int) -> list[int]:
             if a in self._leaf_of_atom:
                 return []
             res: list[int] = []
-            for r in self._rules_of(a).tolist():
+            for r in self._rules_of(a):
                 atoms, _ = self._body(r)
                 res.extend(
-                    x for x in atoms.tolist() if x not in self._value and x not in self._scc_of
+                    x for x in atoms if x not in self._value and x not in self._scc_of
                 )
             return res
 
-        return strongly_connected_components([target], deps)
+        comps = strongly_connected_components([target], deps)
+        if fresh:
+            self._fresh_comps[target] = comps
+        return comps
 
     def _is_cyclic(self, comp: list[int]) -> bool:
         if len(comp) > 1:
             return True
         a = comp[0]
-        for r in self._rules_of(a).tolist():
+        for r in self._rules_of(a):
             atoms, _ = self._body(r)
-            if a in atoms.tolist():
+            if a in atoms:
                 return True
         return False
 
@@ -660,10 +680,10 @@ class SddCompiler:
         child_cn: set[int] = set()
         m = self.manager
         val = m.false()
-        for r in self._rules_of(atom).tolist():
+        for r in self._rules_of(atom):
             atoms, negs = self._body(r)
             body = m.true()
-            for b, neg in zip(atoms.tolist(), negs.tolist()):
+            for b, neg in zip(atoms, negs):
                 if neg and b in scc:
                     raise StratificationError(
                         f"negation through recursion: {self._label(b)} is negated in a rule "
@@ -704,8 +724,8 @@ class SddCompiler:
         """Whether every rule of the component has at most one member in its body."""
         members = set(comp)
         for a in comp:
-            for r in self._rules_of(a).tolist():
-                inner = {b for b in self._body(r)[0].tolist() if b in members}
+            for r in self._rules_of(a):
+                inner = {b for b in self._body(r)[0] if b in members}
                 if len(inner) > 1:
                     return False
         return True
@@ -729,11 +749,11 @@ class SddCompiler:
         rule_lists: list[tuple[int, list[tuple[list[Literal], int]]]] = []
         for a in comp:
             rows: list[tuple[list[Literal], int]] = []
-            for r in self._rules_of(a).tolist():
+            for r in self._rules_of(a):
                 atoms, negs = self._body(r)
                 inner = -1
                 ext: list[Literal] = []
-                for b, neg in zip(atoms.tolist(), negs.tolist()):
+                for b, neg in zip(atoms, negs):
                     if b in members:
                         if neg:
                             raise self._negation_in_component(b)
