@@ -21,6 +21,7 @@ first batched, differentiable or non-CPU call builds the circuit.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -201,8 +202,8 @@ class ExactEngine:
     circuits across engines of structurally identical programs.
     Compilation options (see :class:`~einlog.circuit.compile.SddCompiler`):
     ``vtree_type`` (``auto``/``right``/``balanced``), ``var_order`` (``auto``/``natural``/``dfs``),
-    ``cycles`` (``auto``/``proof``/``fixpoint``), ``minimize`` (dynamic vtree search:
-    smaller circuits for heavy batched use, slower compilation).
+    ``cycles`` (``auto``/``proof``/``eliminate``/``fixpoint``), ``minimize`` (dynamic vtree
+    search: smaller circuits for heavy batched use, slower compilation).
     """
 
     def __init__(
@@ -234,6 +235,7 @@ class ExactEngine:
         self._roots: dict[tuple[Literal, ...], list[SddNode]] = {}
         self._weights: TensorCircuit | None = None  # root-less circuit: literal weights only
         self._mpe_circuits: dict[tuple[Literal, ...], TensorCircuit] = {}
+        self._placed_copies: dict[tuple[int, torch.device], TensorCircuit] = {}
 
     # ------------------------------------------------------------ compilation
     @property
@@ -267,6 +269,19 @@ class ExactEngine:
 
     def _format_evidence(self, ev: Sequence[Literal]) -> str:
         return ", ".join(f"{self._label(a)}={'true' if v else 'false'}" for a, v in ev)
+
+    def _placed(self, circ: TensorCircuit, device: torch.device) -> TensorCircuit:
+        """``circ`` on ``device``, as one copy per device: moving the cached circuit in
+        place would pull it from under a graph on the other device awaiting backward."""
+        here = next(iter(circ.buffers()), None)
+        if here is None or here.device == device:
+            return circ
+        key = (id(circ), device)
+        found = self._placed_copies.get(key)
+        if found is None:
+            found = copy.deepcopy(circ).to(device)
+            self._placed_copies[key] = found
+        return found
 
     def circuit(self, evidence: EvidenceSpec | None = None) -> TensorCircuit:
         """The circuit with roots ``[e, q1 & e, ...]`` (just ``[q1, ...]`` without evidence)."""
@@ -383,7 +398,7 @@ class ExactEngine:
         if self._direct(ev, p):
             out = self._log_wmc(ev, p)
         else:
-            out = self.circuit(ev).to(p.device).forward(p, log=True)
+            out = self._placed(self.circuit(ev), p.device).forward(p, log=True)
         if not ev:
             return out
         log_e = out[..., :1]
@@ -412,7 +427,7 @@ class ExactEngine:
         p = self._leaves(leaf_probs, params)
         if self._direct(ev, p):
             return torch.exp(self.log_probabilities(p, ev))
-        circ = self.circuit(ev).to(p.device)
+        circ = self._placed(self.circuit(ev), p.device)
         out = circ.forward(p)
         if bool((out < tiny(out.dtype)).any()):
             return torch.exp(self.log_probabilities(p, ev))
@@ -437,7 +452,7 @@ class ExactEngine:
         if self._direct(ev, p):
             out = self._log_wmc(ev, p)[0]
         else:
-            out = self.circuit(ev).to(p.device).forward(p, log=True)[..., 0]
+            out = self._placed(self.circuit(ev), p.device).forward(p, log=True)[..., 0]
         return out if log else torch.exp(out)
 
     def mpe(
@@ -465,7 +480,7 @@ class ExactEngine:
             root.ref()
             circ = build_tensor_circuit(comp.manager, [root], self.encoding, smooth=True)
             self._mpe_circuits[ev] = circ
-        circ = circ.to(p.device)
+        circ = self._placed(circ, p.device)
         assign, logv = circ.mpe(p)
         if bool((logv == -torch.inf).any()):
             raise InferenceError(
