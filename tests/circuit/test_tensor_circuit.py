@@ -148,10 +148,10 @@ def test_module_moves_buffers():
     c2 = circ.to(torch.float32)  # buffers are integer: dtype move leaves them alone
     assert c2.prime.dtype == torch.long
     if torch.cuda.is_available():
-        cc = circ.to("cuda")
-        got = cc(p.cuda()).cpu()
-        assert torch.allclose(got, circ(p), atol=1e-12)
-        assert torch.allclose(cc(p.cuda(), log=True).cpu(), circ(p, log=True), atol=1e-12)
+        want, want_log = circ(p), circ(p, log=True)
+        cc = circ.to("cuda")  # nn.Module.to moves in place
+        assert torch.allclose(cc(p.cuda()).cpu(), want, atol=1e-12)
+        assert torch.allclose(cc(p.cuda(), log=True).cpu(), want_log, atol=1e-12)
 
 
 def test_float32_inputs():
@@ -171,3 +171,24 @@ def test_chunked_batches_equal_whole():
     circ.max_chunk_elements = 8  # forces chunks of one or two rows
     assert circ._chunk() < 50
     assert torch.equal(circ(batch, log=True), whole)
+
+
+def test_engine_serves_two_devices_without_moving_a_graph_under_backward():
+    """A CPU forward awaiting backward keeps its circuit when another device is used."""
+    from einlog.circuit.exact import leaf_tensor
+
+    b = random_program(3)
+    gp = b.build()
+    eng = ExactEngine(gp)
+    p = leaf_tensor(gp)
+    pc = p.clone().requires_grad_(True)
+    out = eng.probabilities(pc)
+    circ = eng.circuit()
+    if torch.cuda.is_available():
+        eng.probabilities(p.to("cuda"))
+    moved = eng._placed(circ, torch.device("meta"))  # any other device: a copy
+    assert moved is not circ and next(moved.buffers()).device.type == "meta"
+    assert next(circ.buffers()).device.type == "cpu"
+    assert eng._placed(circ, torch.device("cpu")) is circ
+    out.sum().backward()
+    assert pc.grad is not None and torch.isfinite(pc.grad).all()
