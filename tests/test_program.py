@@ -70,3 +70,23 @@ def test_tensor_constants_in_the_program_resolve_through_tensor_sources() -> Non
     expected = net(data[:1])[0].detach().double()
     assert res["first(a)"] == pytest.approx(float(expected[0]))
     assert res["first(b)"] == pytest.approx(float(expected[1]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_program_with_tensor_sources_on_cuda_matches_cpu() -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Softmax(-1))
+    text = (
+        "t(0.4)::bias.\n"
+        "nn(net, [X], Y, [a, b]) :: kind(X, Y).\n"
+        "first(Y) :- kind(tensor(train(0)), Y), bias.\n"
+    )
+    data = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    prog = einlog.Program.from_string(text, networks={"net": net},
+                                      tensor_sources={"train": data})
+    cpu = prog.query("first(Y)").values.detach()
+    prog.to("cuda")
+    prog.tensor_sources["train"] = data.cuda()
+    gpu = prog.query("first(Y)").values
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.detach().cpu(), cpu, atol=1e-6, rtol=0)

@@ -220,7 +220,7 @@ class Program:
         from einlog.neural.bind import check_output
         from einlog.neural.query import resolve_tensor_term
 
-        values: list[torch.Tensor | float] = [0.0] * len(gp.leaf_weight)
+        values: list[torch.Tensor | None] = [None] * len(gp.leaf_weight)
         for (name, inputs), leaves in calls.items():
             args = []
             for term in inputs:
@@ -238,8 +238,8 @@ class Program:
             for i in leaves:
                 index = gp.leaf_weight[i].index
                 values[i] = out[index if index is not None else 0].to(torch.float64)
-        return torch.stack([v if isinstance(v, torch.Tensor) else torch.tensor(v,
-                            dtype=torch.float64) for v in values])
+        zero = out.new_zeros((), dtype=torch.float64)  # on the networks' device
+        return torch.stack([zero if v is None else v for v in values])
 
     # ----------------------------------------------------------------- querying
     def query(
