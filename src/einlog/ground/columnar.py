@@ -7,12 +7,16 @@ resolution in Python.  So:
 
 * constants are interned to dense ``int64`` ids once; every relation is an
   append-only ``int64`` array ``[n, arity]`` (:mod:`einlog.ground.columnar_rel`);
-* a rule body is evaluated left to right as vectorized sort-merge joins over a
-  binding table (one column per variable), constant selections and repeated
-  variables as masks, comparisons and ``is`` on a float column of values;
+* a rule body is evaluated as vectorized hash joins over a binding table
+  (one column per variable): each literal's rows are grouped by the bound
+  positions once (cached while the relation cannot change) and probed with
+  the table's packed keys; constant selections and repeated variables are
+  masks, comparisons and ``is`` run on a float column of values;
 * recursion is semi-naive per strongly connected component: variant ``j`` of
   a rule reads the delta at recursive literal ``j``, the old relation before
   it and the full relation after it, so every rule instance is found once;
+  the variant is evaluated starting from the delta (usually the smallest
+  input), the other literals probed through their cached indexes;
 * negation is an anti-join against a lower stratum (done already);
 * the join carries the row index of every matched body atom, so provenance
   (the ground rules) is a set of arrays per rule, and the CSR of the
@@ -21,10 +25,13 @@ resolution in Python.  So:
 Uncertainty: an atom is *possible* when derivable in some world (every
 relation above) and *certain* when derivable in every world.  Certainty is
 its own semi-naive fixpoint over the certain rows (negative literals: the atom
-must be impossible), skipped when an SCC reads nothing uncertain.  The ground
-rules are then simplified exactly as the top-down grounder does: certain body
-literals (and negations of impossible atoms) are dropped, a certain derived
-atom keeps a single empty-body rule, leaves (probabilistic facts) have none.
+must be impossible), skipped when an SCC reads nothing uncertain; such an SCC
+also keeps no provenance (simplification drops every rule of a certain atom),
+so a large deterministic closure costs little more than its answers.  The
+ground rules are then simplified exactly as the top-down grounder does:
+certain body literals (and negations of impossible atoms) are dropped, a
+certain derived atom keeps a single empty-body rule, leaves (probabilistic
+facts) have none.
 
 Relevance: only predicates reachable from the queries are computed; a query
 with a bound argument (``path(a, X)``) is answered with a magic-set rewrite

@@ -11,7 +11,12 @@ numpy, with no Python loop per row.
 * A row ``(c0, ..., ck)`` is packed into one ``int64`` key by bit-shifting
   (``bits`` per column) when ``k * bits`` fits in 62 bits; otherwise keys are
   made *jointly* for the arrays being compared with ``np.unique(axis=0)``
-  (exact, slower).  Keys are what deduplication, membership and joins sort.
+  (exact, slower).
+* Keys are found through a vectorized :class:`HashIndex` (open addressing,
+  or direct addressing for small key spaces): deduplication of derived rows,
+  membership, and the groups a join probes (:class:`GroupIndex`).  Hashing
+  beat sorting here: a semi-naive round then costs what its new rows cost,
+  not a sort of the relation's keys or of the probe keys.
 * A :class:`Relation` is append-only, so a row's index never changes; that
   index is the atom id (plus the relation's block start) in the ground
   program, and joins carry it along as provenance.
