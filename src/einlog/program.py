@@ -26,29 +26,17 @@ from typing import Any
 
 import torch
 
-from einlog.errors import ConfigError, EinlogWarning, NeuralError, ParseError
+from einlog.errors import ConfigError, EinlogWarning, NeuralError
 from einlog.front import compile_program
 from einlog.ground import Grounding, GroundingLimits, ground
 from einlog.ground.program import GroundProgram
 from einlog.ir.nodes import IRProgram
-from einlog.syntax import format_term, parse_program, parse_term, read_source
+from einlog.syntax import format_term, parse_program, parse_query, read_source
 from einlog.syntax.ast import ProgramAST
 from einlog.terms import Struct, Term, is_ground
 
 __all__ = ["Program", "QueryResult"]
 
-
-
-def _parse_query(query: str | Struct) -> Struct:
-    if isinstance(query, Struct):
-        return query
-    text = query.strip()
-    if text.endswith("."):
-        text = text[:-1]
-    term = parse_term(text, name="<query>")
-    if not isinstance(term, Struct):
-        raise ParseError(f"a query must be an atom such as path(a, X), not {text!r}")
-    return term
 
 
 @dataclass
@@ -74,7 +62,7 @@ class QueryResult:
         return len(self.atoms)
 
     def _index(self, atom: str | Struct) -> int:
-        key = _parse_query(atom) if isinstance(atom, str) else atom
+        key = parse_query(atom) if isinstance(atom, str) else atom
         for i, a in enumerate(self.atoms):
             if a == key:
                 return i
@@ -99,7 +87,7 @@ class QueryResult:
                 f"semantics {self.semantics!r} keeps no proofs",
                 hint="use semantics='topk' (or Program.explain) to get proofs",
             )
-        key = _parse_query(atom) if isinstance(atom, str) else atom
+        key = parse_query(atom) if isinstance(atom, str) else atom
         proofs = self._explain(key)
         return list(proofs if k is None else proofs[:k])
 
@@ -107,7 +95,7 @@ class QueryResult:
         """Gradient accumulated on the weight of the fact ``label`` after ``backward()``."""
         if self.leaf_weights is None or self.leaf_weights.grad is None:
             return None
-        key = _parse_query(label) if isinstance(label, str) else label
+        key = parse_query(label) if isinstance(label, str) else label
         for i, lab in enumerate(self.leaf_labels):
             if lab == key:
                 return self.leaf_weights.grad[..., i]
@@ -180,8 +168,8 @@ class Program:
                 )
             return atoms
         if isinstance(query, (str, Struct)):
-            return [_parse_query(query)]
-        return [_parse_query(q) for q in query]
+            return [parse_query(query)]
+        return [parse_query(q) for q in query]
 
     def ground(self, query: str | Struct | Sequence[str | Struct] | None = None) -> Grounding:
         """Ground the program for ``query`` (default: its own queries); cached."""

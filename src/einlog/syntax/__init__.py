@@ -9,6 +9,7 @@ a source span and a hint.
 from einlog.syntax.parser import (
     MAX_TERM_DEPTH,
     parse_program,
+    parse_query,
     parse_source,
     parse_term,
     read_source,
@@ -18,6 +19,7 @@ from einlog.syntax.printer import format_program, format_term
 __all__ = [
     "MAX_TERM_DEPTH",
     "parse_program",
+    "parse_query",
     "parse_source",
     "parse_term",
     "format_term",

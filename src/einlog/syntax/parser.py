@@ -64,7 +64,8 @@ from einlog.syntax.ast import (
 from einlog.syntax.lalr import tables as _tables
 from einlog.terms import LIST_FUNCTOR, NIL, Str, Struct, Term, Var, list_items
 
-__all__ = ["MAX_TERM_DEPTH", "parse_program", "parse_source", "parse_term", "read_source"]
+__all__ = ["MAX_TERM_DEPTH", "parse_program", "parse_query", "parse_source", "parse_term",
+           "read_source"]
 
 #: Terms nested deeper than this are rejected (downstream code may recurse on terms).
 MAX_TERM_DEPTH = 5000
@@ -1192,6 +1193,17 @@ def parse_term(text: str, name: str = "<string>", *, max_depth: int = MAX_TERM_D
     p = _Parse(text, name, max_depth)
     node: _Node = _without_gc(p.run, "single_term")
     return node[0]
+
+
+def parse_query(query: str | Struct) -> Struct:
+    """A query atom from text (``"path(a, X)"``, a final ``.`` allowed) or a ``Struct`` as is."""
+    if isinstance(query, Struct):
+        return query
+    term = parse_term(query, name="<query>")
+    if not isinstance(term, Struct):
+        raise ParseError(f"a query must be an atom such as path(a, X), not {query.strip()!r}",
+                         hint="write a predicate applied to arguments, e.g. path(a, X)")
+    return term
 
 
 def _decode(data: bytes, name: str) -> Source:
