@@ -90,3 +90,14 @@ def test_program_with_tensor_sources_on_cuda_matches_cpu() -> None:
     gpu = prog.query("first(Y)").values
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.detach().cpu(), cpu, atol=1e-6, rtol=0)
+
+
+def test_a_configured_semantics_object_is_accepted() -> None:
+    from einlog.errors import InferenceError
+    from einlog.semirings import get_semiring
+
+    prog = einlog.Program.from_string(GRAPH)
+    with pytest.raises(InferenceError, match="memory budget"):
+        prog.query(semantics=get_semiring("exact", max_size=2))
+    roomy = prog.query(semantics=get_semiring("exact", max_size=10**6)).to_dict()
+    assert len(roomy) == 2

@@ -31,6 +31,7 @@ from einlog.front import compile_program
 from einlog.ground import Grounding, GroundingLimits, ground
 from einlog.ground.program import GroundProgram
 from einlog.ir.nodes import IRProgram
+from einlog.semirings.base import Semantics
 from einlog.syntax import format_term, parse_program, parse_query, read_source
 from einlog.syntax.ast import ProgramAST
 from einlog.terms import Struct, Term, is_ground
@@ -233,7 +234,7 @@ class Program:
     def query(
         self,
         query: str | Struct | Sequence[str | Struct] | None = None,
-        semantics: str = "exact",
+        semantics: str | Semantics = "exact",
         *,
         k: int = 3,
         requires_grad: bool = False,
@@ -247,11 +248,17 @@ class Program:
         a gradient target (read with :meth:`QueryResult.weight_grad`).
         Keyword tensors bind query variables to batched neural inputs, e.g.
         ``model.query("addition(A, B, S)", A=images_a, B=images_b)``.
+        ``semantics`` is a name or a configured entry, e.g.
+        ``get_semiring("exact", max_size=10**6, time_limit=30)``.
         """
         from einlog.semirings import get_semiring
 
-        chosen = get_semiring(semantics, k=k) if _kind(semantics) == "proofs" else \
-            get_semiring(semantics)
+        if not isinstance(semantics, str):
+            chosen = semantics
+        elif _kind(semantics) == "proofs":
+            chosen = get_semiring(semantics, k=k)
+        else:
+            chosen = get_semiring(semantics)
         if inputs:
             from einlog.neural import neural_query
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from einlog.errors import ConfigError
 
@@ -30,7 +31,17 @@ def cmd_query(args: argparse.Namespace) -> int:
     from einlog.cli.main import format_results
 
     program = _load(args.file, args.max_atoms)
-    result = program.query(args.query, semantics=args.semantics, k=args.k)
+    semantics: Any = args.semantics
+    budgets = {name: value for name, value in (("max_size", args.max_size),
+                                               ("time_limit", args.time_limit))
+               if value is not None}
+    if budgets:
+        from einlog.semirings import get_semiring
+
+        if get_semiring(args.semantics).kind != "exact":
+            raise ConfigError("--max-size and --time-limit apply to --semantics exact only")
+        semantics = get_semiring(args.semantics, **budgets)
+    result = program.query(args.query, semantics=semantics, k=args.k)
     pairs = [(str(atom), float(v)) for atom, v in zip(result.atoms, result.values.tolist())]
     text = format_results(pairs, args.precision)
     if text:

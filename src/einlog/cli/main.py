@@ -62,6 +62,10 @@ def _build_parser() -> argparse.ArgumentParser:
     q.add_argument("--k", type=int, default=3, help="number of proofs for --semantics topk")
     q.add_argument("--precision", type=int, default=8)
     q.add_argument("--max-atoms", type=int, default=None, help="grounding limit on atoms")
+    q.add_argument("--max-size", type=int, default=None,
+                   help="exact: stop when the compiled circuit exceeds this many SDD elements")
+    q.add_argument("--time-limit", type=float, default=None,
+                   help="exact: stop compiling after this many seconds")
 
     c = sub.add_parser("check", help="parse and check a program; print diagnostics only")
     c.add_argument("file")
