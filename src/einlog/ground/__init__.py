@@ -13,6 +13,15 @@ Two engines share one entry point, :func:`ground`:
 ``engine="auto"`` (the default) asks the columnar engine first when it is
 installed and falls back to top-down when it declines; ``"topdown"`` and
 ``"columnar"`` force one engine (differential tests compare the two).
+
+Except for small programs asked only ground goals (:func:`_small_and_ground`):
+there top-down goes straight to the few atoms the goals reach, while the
+columnar engine pays tens of microseconds of numpy set-up per rule and join
+(measured on the exact-inference benchmark programs: reachability on 8-32
+nodes, smokers, grids, Bayesian networks with up to 3 000 rules, top-down
+grounded them 2-8x faster; ground goals on 100-3 000 fact graphs and joins
+were no slower top-down).  Open goals such as ``path(X,Y)`` over even 50
+facts are 2-16x faster bottom-up, so they keep the columnar engine.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from einlog.errors import ConfigError, UnsupportedError
 from einlog.ground.program import AtomTable, GroundProgram, GroundWeight
 from einlog.ground.result import Grounding, GroundingLimits, GroundingStats
 from einlog.ir.nodes import IRProgram
-from einlog.terms import Struct
+from einlog.terms import Struct, is_ground
 
 __all__ = [
     "ground",
@@ -38,10 +47,29 @@ __all__ = [
     "GroundWeight",
     "AtomTable",
     "ENGINES",
+    "SMALL_FACTS",
 ]
 
 Engine = Literal["auto", "topdown", "columnar"]
 ENGINES = ("auto", "topdown", "columnar")
+#: ``engine="auto"`` grounds top-down when every goal is ground and the program has at
+#: most this many facts (see the module docstring)
+SMALL_FACTS = 2000
+
+
+def _small_and_ground(ir: IRProgram, queries: Sequence[Struct] | None) -> bool:
+    """True when ``ir`` has at most :data:`SMALL_FACTS` facts and every query and
+    evidence atom is ground (and there is at least one)."""
+    goals = list(ir.queries if queries is None else queries)
+    goals += [a for a, _ in ir.evidence]
+    if not goals or not all(is_ground(g) for g in goals):
+        return False
+    budget = SMALL_FACTS
+    for facts in ir.facts.values():
+        budget -= len(facts)
+        if budget < 0:
+            return False
+    return True
 
 
 def _columnar() -> Any | None:
@@ -75,6 +103,8 @@ def ground(
         )
     limits = limits if limits is not None else GroundingLimits()
     # bottom-up cannot bind head arguments from the call (IRProgram.call_bound)
+    if engine == "auto" and _small_and_ground(ir, queries):
+        engine = "topdown"
     if engine in ("auto", "columnar") and not ir.call_bound:
         mod = _columnar()
         fn = getattr(mod, "ground_columnar", None) if mod is not None else None

@@ -19,7 +19,8 @@ probability 0.  Then rules are simplified (certain positive literals and
 impossible negated literals dropped; rules with an impossible positive or a
 certain negated literal dropped; a certain atom keeps exactly one empty-body
 rule), restricted to what the query and evidence atoms reach, and renumbered
-densely in discovery order.
+densely: atoms in discovery order, leaves in program-text order (the circuit
+compiler's default variable order is the leaf order).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from einlog.errors import SourceSpan
 from einlog.ground.program import AtomTable, GroundProgram, GroundWeight
 from einlog.ir.nodes import PredKey
 from einlog.terms import Struct
 
-__all__ = ["RawLeaf", "RawGround", "analyze", "build_program"]
+__all__ = ["RawLeaf", "RawGround", "analyze", "build_program", "span_pos"]
 
 LEAF_FUNCTOR = "$leaf"
 
@@ -52,6 +54,14 @@ class RawLeaf:
     label: Struct
     group: Hashable | None
     own: bool
+    #: where the leaf's fact or clause stands in the program text, ``(line, column)``;
+    #: leaves are numbered in this order (ties: discovery order), see :func:`build_program`
+    pos: tuple[int, int] = (1 << 62, 0)
+
+
+def span_pos(span: SourceSpan | None) -> tuple[int, int]:
+    """``RawLeaf.pos`` of a fact or clause at ``span`` (unknown: after everything else)."""
+    return (span.line, span.col) if span is not None else (1 << 62, 0)
 
 
 @dataclass
@@ -261,7 +271,12 @@ def build_program(
     gp = GroundProgram(atoms=table)
     leaf_ids: list[int] = []
     new_leaf_index: dict[int, int] = {}
-    for i, leaf in enumerate(raw.leaves):
+    # leaves in program order (stable: discovery order within a clause), not in the
+    # order the queries reached them: the circuit compiler's "natural" variable order
+    # is the leaf order, and for acyclic programs (Bayesian networks) program order
+    # compiled in 0.2 s where depth-first discovery order exceeded 20 s (bn-80)
+    for i in sorted(range(len(raw.leaves)), key=lambda k: raw.leaves[k].pos):
+        leaf = raw.leaves[i]
         a = leaf_atom[i]
         if not reached[a]:
             continue

@@ -52,7 +52,7 @@ from einlog.errors import (
     SourceSpan,
     UnsupportedError,
 )
-from einlog.ground.build import RawGround, RawLeaf, analyze
+from einlog.ground.build import RawGround, RawLeaf, analyze, span_pos
 from einlog.ground.builtins import eval_arith, order_key, solve_builtin
 from einlog.ground.program import GroundWeight
 from einlog.ground.result import Grounding, GroundingLimits
@@ -483,7 +483,7 @@ class TopDownGrounder:
             maid = aid if m is f else self.intern(m.atom)
             assert m.weight is not None
             w = self.ground_weight(m.weight, {}, m.span, m.atom)
-            self.leaves.append(RawLeaf(maid, w, m.atom, group, False))
+            self.leaves.append(RawLeaf(maid, w, m.atom, group, False, span_pos(m.span)))
             self.fact_leaf_atoms.add(maid)
 
     def ground_weight(
@@ -556,7 +556,7 @@ class TopDownGrounder:
             aid = self.intern(leaf)
             assert isinstance(label, Struct)
             gw = self.ground_weight(w, env, choice.span or span, label)
-            self.leaves.append(RawLeaf(aid, gw, label, group, True))
+            self.leaves.append(RawLeaf(aid, gw, label, group, True, span_pos(choice.span)))
             aids.append(aid)
         self.choice_done[key] = aids
         return aids
