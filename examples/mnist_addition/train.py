@@ -25,7 +25,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--digits", type=int, default=1, help="N: digits per number (1..4)")
     ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=16,
+                    help="16 keeps batch-2 accuracy after one epoch at lr 1e-3")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)

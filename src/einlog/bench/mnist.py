@@ -323,7 +323,8 @@ def table(results: list[dict[str, Any]]) -> str:
         rows = [r for r in results if r["digits"] == n]
         dpl = next((r for r in rows if r["system"] == "DeepProbLog" and "epoch_s" in r), None)
         for r in rows:
-            head = f"| {n} | {r['system']} | {r['batch_size']} | {r.get('examples', '')} |"
+            ep = f" x {r['epochs']} epochs" if r.get("epochs", 1) > 1 else ""
+            head = f"| {n} | {r['system']} | {r['batch_size']} | {r.get('examples', '')}{ep} |"
             if r.get("skipped"):
                 lines.append(f"{head} | not run (above --dpl-max-digits) "
                              "| | | | | | | | | | |")
@@ -331,7 +332,8 @@ def table(results: list[dict[str, Any]]) -> str:
             if "timeout" in r:
                 part = r.get("partial")
                 got = (f": {part['examples']} examples done, {part['cpu_s']:.0f} s CPU "
-                       f"({part['compile_cpu_s']:.0f} s compiling)") if part else ""
+                       f"({part['compile_cpu_s']:.0f} s compiling)") if part \
+                    else " (not one training batch done)"
                 lines.append(f"{head} | did not finish in {r['timeout']:.0f} s{got} "
                              "| | | | | | | | | | |")
                 continue
@@ -378,13 +380,13 @@ def _per_n(items: list[str] | None, flag: str) -> dict[int, int]:
 
 
 def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    keys = ("system", "digits", "batch_size", "examples")
+    keys = ("system", "digits", "batch_size", "examples", "epochs")
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def _order(r: dict[str, Any]) -> tuple[int, bool, int, int]:
+def _order(r: dict[str, Any]) -> tuple[int, bool, int, int, int]:
     return (r["digits"], r["system"] != "DeepProbLog", -(r.get("examples") or 0),
-            r["batch_size"])
+            r.get("epochs", 1), r["batch_size"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--train-size", type=int, help="training examples per N (default: all)")
     ap.add_argument("--test-size", type=int, help="test examples per N (default: all)")
-    ap.add_argument("--batch-size", type=int, default=32, help="einlog's recommended batch")
+    ap.add_argument("--batch-size", type=int, default=16,
+                    help="einlog's recommended batch (16: the largest with batch-2 accuracy "
+                    "after one epoch at lr 1e-3; see benchmarks/README.md)")
     ap.add_argument("--einlog-batches", type=int, nargs="*",
                     help="einlog batch sizes to run (default: 2 and --batch-size)")
     ap.add_argument("--systems", nargs="*", choices=["einlog", "deepproblog"],
