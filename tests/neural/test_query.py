@@ -257,3 +257,40 @@ def test_placeholder_atoms_print_as_variables() -> None:
     res = prog.query("addition(A, B, S)", A=torch.tensor([0]), B=torch.tensor([1]))
     assert isinstance(res.atoms[3], Struct)
     assert "$input" not in str(res.atoms[3])
+
+
+def test_log_likelihood_gradient_with_tiny_digit_probabilities() -> None:
+    """The circuit's hand-written log-space backward against the closed form: for
+    P(S = s) = sum_i p_i q_(s-i), d log P / d p_i = q_(s-i) / P, also when every term is
+    far below float64's smallest normal number in probability space."""
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, rows: torch.Tensor) -> None:
+            super().__init__()
+            self.rows = rows
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.rows[x]
+
+    g = torch.Generator().manual_seed(3)
+    rows = torch.softmax(torch.randn(4, 10, generator=g, dtype=torch.float64) * 3, dim=-1)
+    rows[2] = rows[2] * 1e-170  # not normalised on purpose: tiny but positive
+    rows[3] = rows[3] * 1e-170
+    rows.requires_grad_(True)
+    prog = einlog.Program.from_string(ADDITION, networks={"mnist_net": Fixed(rows)})
+    nq = compiled_query(prog, "addition(A, B, S)", ["A", "B", "S"], validate=False)
+    a, b, s = torch.tensor([0, 2]), torch.tensor([1, 3]), torch.tensor([9, 9])
+    lp, _ = nq.log_likelihood({"A": a, "B": b}, {"S": s})
+    (grad,) = torch.autograd.grad(lp.sum(), rows)
+    pa, pb = rows.detach()[a], rows.detach()[b]
+    total = conv_sum(pa, pb)[:, 9]
+    # example 1: P ~ 1e-340 underflows in probability space; compare in log space
+    logs = [torch.logsumexp(torch.stack([torch.log(pa[k, i]) + torch.log(pb[k, 9 - i])
+                                          for i in range(10)]), 0) for k in range(2)]
+    torch.testing.assert_close(lp, torch.stack(logs), rtol=1e-12, atol=0.0)
+    assert torch.isfinite(grad).all()
+    expected_a0 = pb[0, 9 - torch.arange(10)] / total[0]
+    torch.testing.assert_close(grad[0], expected_a0, rtol=1e-10, atol=0.0)
+    # d log P / d p_i for example 1: q_(9-i) / P, evaluated as exp(log q - log P)
+    expected_a2 = torch.exp(torch.log(pb[1, 9 - torch.arange(10)]) - logs[1])
+    torch.testing.assert_close(grad[2], expected_a2, rtol=1e-10, atol=0.0)
