@@ -10,8 +10,11 @@ Why it is built this way:
   log space) and one segment reduction (``index_add`` for sums, a
   max-shifted ``index_add`` of exponentials for log-sum-exp,
   ``scatter_reduce(amax)`` for max-product), whose result is written into a
-  contiguous slice of the buffer.  ``index_select`` does not save its input
-  for backward, so the in-place slice writes keep autograd intact.  Index
+  contiguous slice of the buffer.  Sum-product (probability and log space) has a
+  hand-written backward (``_LayeredSum``): the forward records no graph, the
+  backward walks the layers top-down through one gradient buffer, about five
+  ops per layer.  Max-product stays on autograd: ``index_select`` does not save
+  its input for backward, so the in-place slice writes keep it intact.  Index
   arrays are flat buffers (``register_buffer``) with per-layer offsets kept
   as Python ints, so ``.to(device)`` moves everything and nothing is
   created off the input's device.
