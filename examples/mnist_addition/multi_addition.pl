@@ -1,14 +1,13 @@
-% N-digit MNIST addition: numbers are lists of digit images, most significant first.
-%
-% DeepProbLog writes number/3 with an accumulator bound by the caller:
-%     number([], Result, Result).
-%     number([H|T], Acc, Result) :- digit(H, Nr), Acc2 is Nr + 10 * Acc, number(T, Acc2, Result).
-% einlog's front end requires every rule to be range restricted on its own, so the
-% same function is written without the accumulator (value and place of the suffix):
-nn(mnist_net, [X], Y, [0,1,2,3,4,5,6,7,8,9]) :: digit(X, Y).
+% N-digit MNIST addition, DeepProbLog's program verbatim (its examples/MNIST/models/addition.pl):
+% numbers are lists of digit images, most significant first.  The accumulator Acc of
+% number/3 is bound by the caller, as in ProbLog; einlog grounds it top-down.
+% It grounds 10^N x 10^N digit combinations per query shape: fine for N = 2 (one circuit,
+% 199 sums, ~1 s); for N >= 3 use the equivalent ripple-carry multi_addition_carry.pl.
+nn(mnist_net,[X],Y,[0,1,2,3,4,5,6,7,8,9]) :: digit(X,Y).
 
-digits_value([], 0, 1).
-digits_value([H|T], V, P) :- digits_value(T, V0, P0), digit(H, D), V is V0 + D * P0, P is P0 * 10.
+number([],Result,Result).
+number([H|T],Acc,Result) :- digit(H,Nr), Acc2 is Nr+10*Acc,number(T,Acc2,Result).
+number(X,Y) :- number(X,0,Y).
 
-number(X, Y) :- digits_value(X, Y, _).
-multi_addition(X, Y, Z) :- number(X, X2), number(Y, Y2), Z is X2 + Y2.
+multi_addition(X,Y,Z) :- number(X,X2),number(Y,Y2), Z is X2+Y2.
+addition(X,Y,Z) :- digit(X,X2), digit(Y,Y2), Z is X2+Y2.
