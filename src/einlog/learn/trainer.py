@@ -231,8 +231,7 @@ class Trainer:
     def _forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, int]:
         """(NLL loss, number correct, batch size) of one batch."""
         nq, tensors, values = self._prepare(batch)
-        log_p, all_lp = nq.log_likelihood(tensors, values)
-        cols = nq.answer_columns(values, all_lp.device)
+        log_p, all_lp, cols = nq.answer_log_likelihood(tensors, values)
         correct = (all_lp.argmax(1) == cols).sum() if all_lp.shape[1] else torch.zeros(())
         return nll_loss(log_p), correct, int(log_p.shape[0])
 
@@ -241,7 +240,8 @@ class Trainer:
         """One optimizer step on ``batch``; returns ``{'loss', 'accuracy', 'size'}``."""
         t0 = time.perf_counter()
         for m in self.modules():
-            m.train()
+            if not m.training:  # train() walks every submodule: only when needed
+                m.train()
         self.optimizer.zero_grad(set_to_none=True)
         loss, correct, n = self._forward(batch)
         loss.backward()
@@ -249,14 +249,17 @@ class Trainer:
         self._clamp_params()
         self.step += 1
         rec: dict[str, Any] = {"kind": "step", "step": self.step, "epoch": self.epoch,
-               "loss": float(loss.detach()), "accuracy": float(correct) / max(n, 1), "size": n}
+               "loss": loss.item(), "accuracy": correct.item() / max(n, 1), "size": n}
         self.history.append(rec)
         self.train_seconds += time.perf_counter() - t0
         return rec
 
     def _clamp_params(self) -> None:
+        params = getattr(self.program, "parameters", None)
+        if not params:
+            return
         with torch.no_grad():
-            for p in getattr(self.program, "parameters", []) or []:
+            for p in params:
                 p.clamp_(1e-6, 1 - 1e-6)
 
     def fit(

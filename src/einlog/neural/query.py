@@ -301,6 +301,10 @@ class NeuralQuery:
         self._is_neural = torch.as_tensor(neural)
         self._cols = torch.as_tensor(cols)
         self.has_params = bool((param_idx >= 0).any())
+        # every leaf reads a network column (MNIST addition): no constant/parameter merge,
+        # and when leaf i reads column i, no gather either
+        self._all_neural = bool(n) and bool(neural.all())
+        self._identity = self._all_neural and n == offset and bool((cols == np.arange(n)).all())
         by_net: dict[str, list[_Call]] = {}
         for c in order:
             by_net.setdefault(c.network, []).append(c)
@@ -383,9 +387,13 @@ class NeuralQuery:
     def leaf_probabilities(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The leaf-probability tensor ``[batch, L]`` of a batch."""
         cols_out = self.network_outputs(inputs)
+        if self._identity:
+            return cols_out.to(self.dtype)
         batch = int(cols_out.shape[0])
         device = cols_out.device
         const, pidx, is_param, is_neural, cols = self._on(device)
+        if self._all_neural:
+            return cols_out.to(self.dtype).index_select(1, cols)
         base = const.to(self.dtype)
         if self.has_params:
             params = torch.stack(list(self.program.parameters)).to(device=device,
@@ -444,19 +452,23 @@ class NeuralQuery:
             lut = self._build_lut(names)
             self._luts[names] = lut
         if lut[0] == "dense":
+            # the table has a -1 border in every dimension: a value out of range is
+            # clamped onto the border, so there is no separate validity mask
             _, table, mins, strides, spans = lut
-            key = torch.zeros_like(tensors[0], dtype=torch.long, device=device)
-            ok = torch.ones_like(key, dtype=torch.bool)
+            key: torch.Tensor | None = None
             for t, lo, st, sp in zip(tensors, mins, strides, spans):
-                if t.dtype.is_floating_point:
-                    r = torch.round(t)
-                    ok = ok & (r == t).to(device)
-                    t = r
-                v = t.to(device=device, dtype=torch.long) - lo
-                ok = ok & (v >= 0) & (v < sp)
-                key = key + v.clamp(0, sp - 1) * st
-            cols = table.to(device).index_select(0, key.reshape(-1)).reshape(key.shape)
-            return torch.where(ok, cols, torch.full_like(cols, -1))
+                v = t.to(device=device, dtype=torch.long) - (lo - 1)
+                if t.dtype.is_floating_point:  # non-integral values land on the border
+                    v = torch.where((torch.round(t) == t).to(device), v, 0)
+                v = v.clamp_(0, sp + 1)
+                if st != 1:
+                    v = v.mul_(st)
+                key = v if key is None else key.add_(v)
+            assert key is not None
+            if table.device != device:
+                table = table.to(device)
+                self._luts[names] = (lut[0], table, *lut[2:])
+            return table.index_select(0, key.reshape(-1)).reshape(key.shape)
         _, mapping = lut
         rows = list(zip(*[t.tolist() for t in tensors]))
         return torch.tensor([mapping.get(r, -1) for r in rows], dtype=torch.long, device=device)
@@ -467,11 +479,12 @@ class NeuralQuery:
             arr = np.asarray(keys, dtype=np.int64).reshape(len(keys), len(names))
             mins = arr.min(0)
             spans = arr.max(0) - mins + 1
-            total = int(np.prod(spans))
+            padded = spans + 2  # a -1 border on both sides of every dimension
+            total = int(np.prod(padded))
             if total <= _LUT_MAX:
-                strides = np.concatenate([[1], np.cumprod(spans[:-1])]).astype(np.int64)
+                strides = np.concatenate([[1], np.cumprod(padded[:-1])]).astype(np.int64)
                 table = np.full(total, -1, dtype=np.int64)
-                table[((arr - mins) * strides).sum(1)] = np.arange(len(keys))
+                table[((arr - mins + 1) * strides).sum(1)] = np.arange(len(keys))
                 return ("dense", torch.as_tensor(table), [int(x) for x in mins],
                         [int(x) for x in strides], [int(x) for x in spans])
         mapping: dict[tuple[Any, ...], int] = {}
@@ -487,6 +500,14 @@ class NeuralQuery:
         ``values`` maps free variables to per-example values (default: the non-tensor
         entries of ``inputs``).  An answer that is not derivable has log-probability -inf.
         """
+        log_p, all_lp, _ = self.answer_log_likelihood(inputs, values)
+        return log_p, all_lp
+
+    def answer_log_likelihood(
+        self, inputs: Mapping[str, Any], values: Mapping[str, Any] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`log_likelihood` plus the given answer's column per example ``[batch]``
+        (-1: not an answer), so a trainer scores accuracy without a second lookup."""
         if values is None:
             values = {k: v for k, v in inputs.items() if k not in self.tensor_vars}
         all_lp = self.log_probabilities(inputs)
@@ -496,7 +517,7 @@ class NeuralQuery:
                     f"{self.pattern} has {len(self.answers)} answers; give values for its "
                     f"free variables ({', '.join(self.free_vars)}) to get one probability"
                 )
-            return all_lp[:, 0], all_lp
+            return all_lp[:, 0], all_lp, all_lp.new_zeros(all_lp.shape[0], dtype=torch.long)
         cols = self.answer_columns(values, all_lp.device)
         if cols.shape[0] != all_lp.shape[0]:
             raise NeuralError(
@@ -505,9 +526,9 @@ class NeuralQuery:
                 hint="every tensor given to a query needs the same batch size",
             )
         if all_lp.shape[1] == 0:
-            return all_lp.new_full((all_lp.shape[0],), -torch.inf), all_lp
+            return all_lp.new_full((all_lp.shape[0],), -torch.inf), all_lp, cols
         picked = all_lp.gather(1, cols.clamp_min(0).unsqueeze(1)).squeeze(1)
-        return torch.where(cols >= 0, picked, torch.full_like(picked, -torch.inf)), all_lp
+        return torch.where(cols >= 0, picked, -torch.inf), all_lp, cols
 
     def __call__(self, **inputs: Any) -> torch.Tensor:
         """Probabilities: ``[batch, R]`` or, when free variables get values, ``[batch]``."""
