@@ -130,6 +130,7 @@ class TensorCircuit(torch.nn.Module):
     """
 
     prime: torch.Tensor
+    dense_children: torch.Tensor
     sub: torch.Tensor
     seg: torch.Tensor
     roots: torch.Tensor
@@ -171,6 +172,7 @@ class TensorCircuit(torch.nn.Module):
         self.register_buffer("sub", torch.as_tensor(sub, dtype=torch.long))
         self.register_buffer("seg", torch.as_tensor(seg, dtype=torch.long))
         self.register_buffer("roots", torch.as_tensor(roots, dtype=torch.long))
+        self._build_dense(seg, layers)
         # annotated disjunctions (sequential encoding)
         groups = encoding.groups
         ti: list[int] = []
@@ -202,6 +204,36 @@ class TensorCircuit(torch.nn.Module):
             self.register_buffer("vnode_var", torch.as_tensor(v_var, dtype=torch.long))
             self.register_buffer("vnode_seg", torch.as_tensor(v_seg, dtype=torch.long))
 
+    def _build_dense(self, seg: np.ndarray, layers: list[tuple[int, int, int, int]]) -> None:
+        """Padded ``[n, K]`` child tables for layers whose nodes have similar fan-in.
+
+        Log space evaluates such a layer with one gather and one ``logsumexp`` over
+        ``K`` (instead of the max-shifted segment sum's ten-odd ops); padding slots point
+        at the false constant (log 0), so they add nothing.  Only layers whose padding
+        at most doubles the elements use it, so a skewed layer keeps the segment path.
+        """
+        flat: list[np.ndarray] = []
+        self._dense: list[tuple[int, int]] = []  # per layer: (offset, K); K = 0: segment
+        offset = 0
+        for nlo, nhi, elo, ehi in layers:
+            n, e = nhi - nlo, ehi - elo
+            counts = np.bincount(np.asarray(seg[elo:ehi], dtype=np.int64), minlength=n)
+            k = int(counts.max()) if n else 0
+            if n == 0 or n * k > 2 * e + 16:
+                self._dense.append((0, 0))
+                continue
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            local = np.asarray(seg[elo:ehi], dtype=np.int64)
+            cell = local * k + (np.arange(e) - starts[local])
+            both = np.zeros(2 * n * k, dtype=np.int64)  # slot 0: false
+            both[cell] = np.asarray(self.prime[elo:ehi])
+            both[n * k + cell] = np.asarray(self.sub[elo:ehi])
+            flat.append(both)
+            self._dense.append((offset, k))
+            offset += 2 * n * k
+        table = np.concatenate(flat) if flat else np.zeros(0, dtype=np.int64)
+        self.register_buffer("dense_children", torch.as_tensor(table), persistent=False)
+
     # ------------------------------------------------------------ size
     @property
     def num_elements(self) -> int:
@@ -222,8 +254,9 @@ class TensorCircuit(torch.nn.Module):
         }
 
     # ------------------------------------------------------------ literal weights
-    def _group_terms(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``none`` mass per group ``[B, G]`` and ``tail`` per leaf ``[B, L]``."""
+    def _group_terms(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mass per group ``[B, G]``, ``none`` mass per group ``[B, G]`` and ``tail`` per
+        leaf ``[B, L]``."""
         b = p.shape[0]
         gsum = p.new_zeros(b, self.num_groups).index_add_(
             1, self.member_group, p.index_select(1, self.member_leaf)
@@ -233,7 +266,43 @@ class TensorCircuit(torch.nn.Module):
             1, self.tail_i, p.index_select(1, self.tail_j)
         )
         tail = tail + none.index_select(1, self.leaf_group)
-        return none, tail
+        return gsum, none, tail
+
+    def _log_literal_backward(
+        self, p: torch.Tensor, gpos: torch.Tensor, gneg: torch.Tensor
+    ) -> torch.Tensor:
+        """Gradient ``[B, L]`` with respect to ``p`` of ``<gpos, pos> + <gneg, neg>`` for the
+        leaf columns of ``literal_weights(p, log=True, mode="sum")`` (the *none* columns are
+        constants).  It is that code's autograd gradient written out, ``where`` guards
+        included: a guarded branch (``p = 0``, ``p = 1``, zero tail) passes no gradient."""
+        pos_ok = p > 0
+        neg_ok = p < 1
+        if self.num_groups:
+            gsum, _, tail = self._group_terms(p)
+            g = self.grouped
+            denom = p + tail
+            ok = denom > 0
+            live = g & ok
+            a = torch.where(g, torch.where(ok, gpos, 0.0), gpos)  # reaches log p
+            c = torch.where(live, gneg, 0.0)  # reaches log tail (grouped)
+            gneg = torch.where(g, 0.0, gneg)  # reaches log1p(-p) (independent leaves)
+            g_denom = -(torch.where(live, gpos, 0.0) + c) / torch.where(ok, denom, 1.0)
+            tail_ok = tail > 0
+            g_tail = torch.where(tail_ok, c / torch.where(tail_ok, tail, 1.0), 0.0) + g_denom
+        else:
+            a = gpos
+        gp = torch.where(pos_ok, a / torch.where(pos_ok, p, 1.0), 0.0)
+        gp -= torch.where(neg_ok, gneg / (1 - torch.where(neg_ok, p, 0.0)), 0.0)
+        if self.num_groups:
+            gp += g_denom
+            gp.index_add_(1, self.tail_j, g_tail.index_select(1, self.tail_i))
+            # independent leaves have g_tail = 0, so they add nothing to group 0
+            g_none = p.new_zeros(p.shape[0], self.num_groups).index_add_(
+                1, self.leaf_group, g_tail
+            )
+            g_gsum = torch.where(1.0 - gsum >= 0, -g_none, 0.0)
+            gp.index_add_(1, self.member_leaf, g_gsum.index_select(1, self.member_group))
+        return gp
 
     def literal_weights(
         self, p: torch.Tensor, *, log: bool = False, mode: str = "sum"
@@ -252,7 +321,7 @@ class TensorCircuit(torch.nn.Module):
         b = p.shape[0]
         if self.num_groups == 0:
             return pos_leaf, neg_leaf
-        none, tail = self._group_terms(p)
+        _, none, tail = self._group_terms(p)
         g = self.grouped
         if mode == "sum":
             denom = p + tail
@@ -323,6 +392,9 @@ class TensorCircuit(torch.nn.Module):
         return res.squeeze(0) if squeeze else res
 
     def _forward(self, p: torch.Tensor, log: bool) -> torch.Tensor:
+        if log and torch.is_grad_enabled() and p.requires_grad:
+            fused: torch.Tensor = _LeafLogSum.apply(p, self)
+            return fused
         pos, neg = self.literal_weights(p, log=log, mode="sum")
         if torch.is_grad_enabled() and (pos.requires_grad or neg.requires_grad):
             out: torch.Tensor = _LayeredSum.apply(pos, neg, self, log)
@@ -342,11 +414,20 @@ class TensorCircuit(torch.nn.Module):
         with torch.no_grad():
             val = self._init_buffer(pos.detach(), neg.detach(), log)
             b = val.shape[1]
-            for nlo, nhi, elo, ehi in self.layers:
+            for (nlo, nhi, elo, ehi), (off, k) in zip(self.layers, self._dense):
+                n = nhi - nlo
+                if log and k:  # dense layer: one gather, one logsumexp
+                    x = val.index_select(0, self.dense_children[off : off + 2 * n * k])
+                    x = x.view(2, n, k, b)
+                    e = x[0] + x[1]
+                    lse = torch.logsumexp(e, dim=1)
+                    val[nlo:nhi] = lse
+                    if saved is not None:
+                        saved.append((e, lse))
+                    continue
                 seg = self.seg[elo:ehi]
                 e = val.index_select(0, self.prime[elo:ehi])
                 su = val.index_select(0, self.sub[elo:ehi])
-                n = nhi - nlo
                 if log:
                     e += su
                     m = torch.full((n, b), _NEG_INF, dtype=e.dtype, device=e.device)
@@ -378,6 +459,16 @@ class TensorCircuit(torch.nn.Module):
         grad.index_add_(0, self.roots, g_roots.t().to(val.dtype))
         for k in range(len(self.layers) - 1, -1, -1):
             nlo, nhi, elo, ehi = self.layers[k]
+            off, width = self._dense[k]
+            if saved is not None and width:  # dense layer: softmax weights exp(e - lse)
+                e, lse = saved[k]
+                n = nhi - nlo
+                shift = torch.where(lse > _NEG_INF, lse, 0.0).unsqueeze(1)
+                g = torch.exp(e - shift).mul_(grad[nlo:nhi].unsqueeze(1)).view(n * width, -1)
+                both = self.dense_children[off : off + 2 * n * width]
+                grad.index_add_(0, both[: n * width], g)
+                grad.index_add_(0, both[n * width :], g)
+                continue
             seg = self.seg[elo:ehi]
             prime = self.prime[elo:ehi]
             sub = self.sub[elo:ehi]
@@ -512,6 +603,40 @@ class _LayeredSum(torch.autograd.Function):
         grad = circuit._layers_backward(val, g_out, ctx.layer_saved)
         v = circuit.num_vars
         return grad[2 : 2 + v].t(), grad[2 + v : 2 + 2 * v].t(), None, None
+
+
+class _LeafLogSum(torch.autograd.Function):
+    """Leaf probabilities ``[B, L]`` -> root log-probabilities ``[B, R]``, in one node.
+
+    Why: the log-space literal weights (``log p``, ``log1p(-p)``, the sequential AD
+    conditionals) are some forty small ops; under autograd each records a node and
+    its backward, which for a small circuit (MNIST addition: five layers) cost more
+    than the layers themselves.  Here they run without a graph, and the backward is
+    :meth:`TensorCircuit._layers_backward` followed by
+    :meth:`TensorCircuit._log_literal_backward` -- the same gradient, written out.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, p: torch.Tensor, circuit: TensorCircuit) -> torch.Tensor:
+        with torch.no_grad():
+            pos, neg = circuit.literal_weights(p, log=True, mode="sum")
+        saved: list[tuple[torch.Tensor, torch.Tensor]] = []
+        val = circuit._layers_forward(pos, neg, True, saved)
+        ctx.save_for_backward(p, val)
+        ctx.circuit = circuit
+        ctx.layer_saved = saved
+        return val.index_select(0, circuit.roots).t()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, g_out: torch.Tensor) -> tuple[torch.Tensor, None]:
+        p, val = ctx.saved_tensors
+        circuit: TensorCircuit = ctx.circuit
+        grad = circuit._layers_backward(val, g_out, ctx.layer_saved)
+        v, n = circuit.num_vars, circuit.num_leaves
+        gpos = grad[2 : 2 + n].t()
+        gneg = grad[2 + v : 2 + v + n].t()
+        return circuit._log_literal_backward(p, gpos, gneg).to(p.dtype), None
 
 
 def build_tensor_circuit(
