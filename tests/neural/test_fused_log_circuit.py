@@ -23,9 +23,15 @@ add(A, B, S) :- digit(A, X), digit(B, Y), S is X + Y.
 add(A, B, S) :- digit(A, X), digit(B, 2), bonus, \\+ malus, S is X + 10.
 """
 
+#: every leaf in an annotated disjunction (the MNIST-addition shape)
+ALL_GROUPED = """
+nn(net, [X], Y, [0, 1, 2]) :: digit(X, Y).
+add(A, B, S) :- digit(A, X), digit(B, Y), S is X + Y.
+"""
 
-def _circuit():
-    prog = einlog.Program.from_string(PROGRAM, networks={"net": lambda x: x})
+
+def _circuit(text):
+    prog = einlog.Program.from_string(text, networks={"net": lambda x: x})
     nq = compiled_query(prog, "add(A, B, S)", ["A", "B", "S"])
     return nq.engine.circuit()
 
@@ -62,10 +68,13 @@ def _leaf_rows(circ, gen):
     return torch.stack(rows)
 
 
+@pytest.mark.parametrize("text", [PROGRAM, ALL_GROUPED], ids=["mixed", "all-grouped"])
 @pytest.mark.parametrize("seed", range(3))
-def test_fused_log_values_and_gradients_match_autograd(seed):
-    circ = _circuit()
-    assert circ.num_groups >= 2 and circ.num_leaves > sum(map(len, circ.encoding.groups))
+def test_fused_log_values_and_gradients_match_autograd(seed, text):
+    circ = _circuit(text)
+    grouped = sum(map(len, circ.encoding.groups))
+    assert circ.num_groups >= 2
+    assert circ.all_grouped == (text is ALL_GROUPED) == (circ.num_leaves == grouped)
     gen = torch.Generator().manual_seed(seed)
     p = _leaf_rows(circ, gen)
     w = torch.rand(p.shape[0], circ.num_roots, generator=gen, dtype=torch.float64)

@@ -62,13 +62,13 @@ _NEG_INF = -math.inf
 def _safe_log(x: torch.Tensor) -> torch.Tensor:
     """``log x`` with ``log 0 = -inf`` and a zero (not NaN) gradient at 0."""
     ok = x > 0
-    return torch.where(ok, torch.log(torch.where(ok, x, torch.ones_like(x))), _NEG_INF)
+    return torch.where(ok, torch.log(torch.where(ok, x, 1.0)), _NEG_INF)
 
 
 def _safe_log1p_neg(p: torch.Tensor) -> torch.Tensor:
     """``log(1 - p)`` (via ``log1p``: exact for small p) with a zero gradient at p = 1."""
     ok = p < 1
-    return torch.where(ok, torch.log1p(-torch.where(ok, p, torch.zeros_like(p))), _NEG_INF)
+    return torch.where(ok, torch.log1p(-torch.where(ok, p, 0.0)), _NEG_INF)
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,8 @@ class TensorCircuit(torch.nn.Module):
         self.register_buffer("member_group", torch.as_tensor(mg, dtype=torch.long))
         self.register_buffer("leaf_group", torch.as_tensor(np.maximum(leaf_group, 0)))
         self.register_buffer("grouped", torch.as_tensor(leaf_group >= 0))
+        # every leaf in an annotated disjunction (MNIST digits): no independent-leaf weights
+        self.all_grouped = bool(len(groups)) and bool((leaf_group >= 0).all())
         self.smooth = smoothing is not None
         if smoothing is not None:
             e_vnode, e_seg, v_var, v_seg, n_vnodes = smoothing
@@ -219,7 +221,7 @@ class TensorCircuit(torch.nn.Module):
             n, e = nhi - nlo, ehi - elo
             counts = np.bincount(np.asarray(seg[elo:ehi], dtype=np.int64), minlength=n)
             k = int(counts.max()) if n else 0
-            if n == 0 or n * k > 2 * e + 16:
+            if n == 0 or n * k > 2 * e + 256:
                 self._dense.append((0, 0))
                 continue
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -276,23 +278,27 @@ class TensorCircuit(torch.nn.Module):
         constants).  It is that code's autograd gradient written out, ``where`` guards
         included: a guarded branch (``p = 0``, ``p = 1``, zero tail) passes no gradient."""
         pos_ok = p > 0
-        neg_ok = p < 1
+        independent = not self.all_grouped  # some leaf has the log1p(-p) weight
         if self.num_groups:
             gsum, _, tail = self._group_terms(p)
             g = self.grouped
             denom = p + tail
             ok = denom > 0
-            live = g & ok
-            a = torch.where(g, torch.where(ok, gpos, 0.0), gpos)  # reaches log p
-            c = torch.where(live, gneg, 0.0)  # reaches log tail (grouped)
-            gneg = torch.where(g, 0.0, gneg)  # reaches log1p(-p) (independent leaves)
-            g_denom = -(torch.where(live, gpos, 0.0) + c) / torch.where(ok, denom, 1.0)
+            live = g & ok if independent else ok
+            a = torch.where(live, gpos, 0.0)  # grouped: reaches log p and log denom
+            c = torch.where(live, gneg, 0.0)  # grouped: reaches log tail and log denom
+            g_denom = -(a + c) / torch.where(ok, denom, 1.0)
             tail_ok = tail > 0
             g_tail = torch.where(tail_ok, c / torch.where(tail_ok, tail, 1.0), 0.0) + g_denom
+            if independent:
+                a = torch.where(g, a, gpos)
+                gneg = torch.where(g, 0.0, gneg)
         else:
             a = gpos
         gp = torch.where(pos_ok, a / torch.where(pos_ok, p, 1.0), 0.0)
-        gp -= torch.where(neg_ok, gneg / (1 - torch.where(neg_ok, p, 0.0)), 0.0)
+        if independent:
+            neg_ok = p < 1
+            gp -= torch.where(neg_ok, gneg / (1 - torch.where(neg_ok, p, 0.0)), 0.0)
         if self.num_groups:
             gp += g_denom
             gp.index_add_(1, self.tail_j, g_tail.index_select(1, self.tail_i))
@@ -312,9 +318,11 @@ class TensorCircuit(torch.nn.Module):
         ``mode="sum"``: sequential AD encoding (``q_i``, ``1-q_i``);
         ``mode="max"``: indicator encoding for MPE (``p_i``/1, ``none``/1).
         """
+        all_g = self.all_grouped
         if log:
             pos_leaf = _safe_log(p)
-            neg_leaf = _safe_log1p_neg(p)
+            # when every leaf is in a group, the independent-leaf weight is never read
+            neg_leaf = pos_leaf if all_g else _safe_log1p_neg(p)
         else:
             pos_leaf = p
             neg_leaf = 1.0 - p
@@ -326,11 +334,11 @@ class TensorCircuit(torch.nn.Module):
         if mode == "sum":
             denom = p + tail
             ok = denom > 0
-            dsafe = torch.where(ok, denom, torch.ones_like(denom))
+            dsafe = torch.where(ok, denom, 1.0)
             if log:
                 ld = torch.log(dsafe)
-                qpos = torch.where(ok, pos_leaf - ld, torch.full_like(p, _NEG_INF))
-                qneg = torch.where(ok, _safe_log(tail) - ld, torch.zeros_like(p))
+                qpos = torch.where(ok, pos_leaf - ld, _NEG_INF)
+                qneg = torch.where(ok, _safe_log(tail) - ld, 0.0)
                 npos = torch.full((b, self.num_groups), _NEG_INF, dtype=p.dtype, device=p.device)
                 nneg = torch.zeros((b, self.num_groups), dtype=p.dtype, device=p.device)
             else:
@@ -338,12 +346,15 @@ class TensorCircuit(torch.nn.Module):
                 qneg = torch.where(ok, tail / dsafe, torch.ones_like(p))
                 npos = p.new_zeros(b, self.num_groups)
                 nneg = p.new_ones(b, self.num_groups)
-            pos = torch.where(g, qpos, pos_leaf)
-            neg = torch.where(g, qneg, neg_leaf)
+            if all_g:
+                pos, neg = qpos, qneg
+            else:
+                pos = torch.where(g, qpos, pos_leaf)
+                neg = torch.where(g, qneg, neg_leaf)
         elif mode == "max":
             one = torch.zeros_like(p) if log else torch.ones_like(p)
             pos = pos_leaf
-            neg = torch.where(g, one, neg_leaf)
+            neg = one if all_g else torch.where(g, one, neg_leaf)
             npos = _safe_log(none) if log else none
             nneg = torch.zeros_like(none) if log else torch.ones_like(none)
         else:
