@@ -236,6 +236,24 @@ class TensorCircuit(torch.nn.Module):
         table = np.concatenate(flat) if flat else np.zeros(0, dtype=np.int64)
         self.register_buffer("dense_children", torch.as_tensor(table), persistent=False)
 
+    def _dense_views(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """Per dense layer: its prime+sub table, prime half, sub half (views of
+        ``dense_children``, sliced once per buffer rather than on every call)."""
+        key = (self.dense_children.device, self.dense_children.data_ptr())
+        cached = getattr(self, "_views", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        both, prime, sub = [], [], []
+        for (nlo, nhi, _, _), (off, k) in zip(self.layers, self._dense):
+            nk = (nhi - nlo) * k
+            t = self.dense_children[off : off + 2 * nk]
+            both.append(t)
+            prime.append(t[:nk])
+            sub.append(t[nk:])
+        views = (both, prime, sub)
+        self._views = (key, views)
+        return views
+
     # ------------------------------------------------------------ size
     @property
     def num_elements(self) -> int:
@@ -425,10 +443,12 @@ class TensorCircuit(torch.nn.Module):
         with torch.no_grad():
             val = self._init_buffer(pos.detach(), neg.detach(), log)
             b = val.shape[1]
-            for (nlo, nhi, elo, ehi), (off, k) in zip(self.layers, self._dense):
+            for layer, ((nlo, nhi, elo, ehi), (_, k)) in enumerate(
+                zip(self.layers, self._dense)
+            ):
                 n = nhi - nlo
                 if log and k:  # dense layer: one gather, one logsumexp
-                    x = val.index_select(0, self.dense_children[off : off + 2 * n * k])
+                    x = val.index_select(0, self._dense_views()[0][layer])
                     x = x.view(2, n, k, b)
                     e = x[0] + x[1]
                     lse = torch.logsumexp(e, dim=1)
@@ -470,15 +490,15 @@ class TensorCircuit(torch.nn.Module):
         grad.index_add_(0, self.roots, g_roots.t().to(val.dtype))
         for k in range(len(self.layers) - 1, -1, -1):
             nlo, nhi, elo, ehi = self.layers[k]
-            off, width = self._dense[k]
+            width = self._dense[k][1]
             if saved is not None and width:  # dense layer: softmax weights exp(e - lse)
                 e, lse = saved[k]
                 n = nhi - nlo
                 shift = torch.where(lse > _NEG_INF, lse, 0.0).unsqueeze(1)
                 g = torch.exp(e - shift).mul_(grad[nlo:nhi].unsqueeze(1)).view(n * width, -1)
-                both = self.dense_children[off : off + 2 * n * width]
-                grad.index_add_(0, both[: n * width], g)
-                grad.index_add_(0, both[n * width :], g)
+                views = self._dense_views()
+                grad.index_add_(0, views[1][k], g)
+                grad.index_add_(0, views[2][k], g)
                 continue
             seg = self.seg[elo:ehi]
             prime = self.prime[elo:ehi]
