@@ -289,7 +289,8 @@ class TensorCircuit(torch.nn.Module):
         return gsum, none, tail
 
     def _log_literal_backward(
-        self, p: torch.Tensor, gpos: torch.Tensor, gneg: torch.Tensor
+        self, p: torch.Tensor, gpos: torch.Tensor, gneg: torch.Tensor,
+        terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Gradient ``[B, L]`` with respect to ``p`` of ``<gpos, pos> + <gneg, neg>`` for the
         leaf columns of ``literal_weights(p, log=True, mode="sum")`` (the *none* columns are
@@ -298,7 +299,7 @@ class TensorCircuit(torch.nn.Module):
         pos_ok = p > 0
         independent = not self.all_grouped  # some leaf has the log1p(-p) weight
         if self.num_groups:
-            gsum, _, tail = self._group_terms(p)
+            gsum, _, tail = terms if terms is not None else self._group_terms(p)
             g = self.grouped
             denom = p + tail
             ok = denom > 0
@@ -329,12 +330,14 @@ class TensorCircuit(torch.nn.Module):
         return gp
 
     def literal_weights(
-        self, p: torch.Tensor, *, log: bool = False, mode: str = "sum"
+        self, p: torch.Tensor, *, log: bool = False, mode: str = "sum",
+        terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Positive and negative weights ``[B, V]`` of every SDD variable.
 
         ``mode="sum"``: sequential AD encoding (``q_i``, ``1-q_i``);
         ``mode="max"``: indicator encoding for MPE (``p_i``/1, ``none``/1).
+        ``terms``: :meth:`_group_terms` of ``p`` when the caller already has them.
         """
         all_g = self.all_grouped
         if log:
@@ -347,7 +350,7 @@ class TensorCircuit(torch.nn.Module):
         b = p.shape[0]
         if self.num_groups == 0:
             return pos_leaf, neg_leaf
-        _, none, tail = self._group_terms(p)
+        _, none, tail = terms if terms is not None else self._group_terms(p)
         g = self.grouped
         if mode == "sum":
             denom = p + tail
@@ -443,12 +446,13 @@ class TensorCircuit(torch.nn.Module):
         with torch.no_grad():
             val = self._init_buffer(pos.detach(), neg.detach(), log)
             b = val.shape[1]
+            dense = self._dense_views()
             for layer, ((nlo, nhi, elo, ehi), (_, k)) in enumerate(
                 zip(self.layers, self._dense)
             ):
                 n = nhi - nlo
                 if log and k:  # dense layer: one gather, one logsumexp
-                    x = val.index_select(0, self._dense_views()[0][layer])
+                    x = val.index_select(0, dense[0][layer])
                     x = x.view(2, n, k, b)
                     e = x[0] + x[1]
                     lse = torch.logsumexp(e, dim=1)
@@ -488,6 +492,7 @@ class TensorCircuit(torch.nn.Module):
         """
         grad = torch.zeros_like(val)
         grad.index_add_(0, self.roots, g_roots.t().to(val.dtype))
+        views = self._dense_views()
         for k in range(len(self.layers) - 1, -1, -1):
             nlo, nhi, elo, ehi = self.layers[k]
             width = self._dense[k][1]
@@ -496,7 +501,6 @@ class TensorCircuit(torch.nn.Module):
                 n = nhi - nlo
                 shift = torch.where(lse > _NEG_INF, lse, 0.0).unsqueeze(1)
                 g = torch.exp(e - shift).mul_(grad[nlo:nhi].unsqueeze(1)).view(n * width, -1)
-                views = self._dense_views()
                 grad.index_add_(0, views[1][k], g)
                 grad.index_add_(0, views[2][k], g)
                 continue
@@ -650,10 +654,12 @@ class _LeafLogSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, circuit: TensorCircuit) -> torch.Tensor:
         with torch.no_grad():
-            pos, neg = circuit.literal_weights(p, log=True, mode="sum")
+            terms = circuit._group_terms(p) if circuit.num_groups else None
+            pos, neg = circuit.literal_weights(p, log=True, mode="sum", terms=terms)
         saved: list[tuple[torch.Tensor, torch.Tensor]] = []
         val = circuit._layers_forward(pos, neg, True, saved)
         ctx.save_for_backward(p, val)
+        ctx.terms = terms  # reused by the backward (saved no-grad values of p)
         ctx.circuit = circuit
         ctx.layer_saved = saved
         return val.index_select(0, circuit.roots).t()
@@ -667,7 +673,7 @@ class _LeafLogSum(torch.autograd.Function):
         v, n = circuit.num_vars, circuit.num_leaves
         gpos = grad[2 : 2 + n].t()
         gneg = grad[2 + v : 2 + v + n].t()
-        return circuit._log_literal_backward(p, gpos, gneg).to(p.dtype), None
+        return circuit._log_literal_backward(p, gpos, gneg, ctx.terms).to(p.dtype), None
 
 
 def build_tensor_circuit(
