@@ -108,50 +108,28 @@ def test_random_programs_match_problog(src: str) -> None:
     compare(src)
 
 
-@settings(
+# each cycle-handling method on a fifth of the programs
+_SUBSET = settings(
     max_examples=N_PROGRAMS // 5,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@pytest.mark.parametrize("cycles", ["fixpoint", "eliminate", "proof"])
+@_SUBSET
 @given(programs())
-def test_random_programs_match_problog_fixpoint_cycles(src: str) -> None:
-    compare(src, cycles="fixpoint")
+def test_random_programs_match_problog_other_cycle_methods(cycles: str, src: str) -> None:
+    compare(src, cycles=cycles)
 
 
-@settings(
-    max_examples=N_PROGRAMS // 5,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(programs())
-def test_random_programs_match_problog_eliminated_cycles(src: str) -> None:
-    compare(src, cycles="eliminate")
-
-
-@settings(
-    max_examples=N_PROGRAMS // 5,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@_SUBSET
 @given(programs())
 def test_random_programs_match_problog_proof_then_elimination(src: str) -> None:
     # a tiny budget: cycle breaking starts, runs over, and elimination takes over
     with mock.patch.object(compile_module, "PROOF_BUDGET", 2):
         compare(src)
-
-
-@settings(
-    max_examples=N_PROGRAMS // 5,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(programs())
-def test_random_programs_match_problog_proof_cycles(src: str) -> None:
-    compare(src, cycles="proof")
 
 
 CLASSICS = {

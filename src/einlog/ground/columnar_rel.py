@@ -105,16 +105,7 @@ class Interner:
 
     def _add(self, t: Term, key: object) -> int:
         i = len(self.terms)
-        self.index[key] = i
-        self.terms.append(t)
-        if isinstance(t, (int, float)):
-            self._num.append(float(t))
-            self._isint.append(isinstance(t, int))
-        else:
-            self._num.append(math.nan)
-            self._isint.append(False)
-        self._num_arr = None
-        self._isint_arr = None
+        self._add_many([key], [t])
         return i
 
     def lookup(self, t: Term) -> int | None:

@@ -35,10 +35,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from einlog.errors import ConfigError, NeuralError, ParseError
+from einlog.errors import ConfigError, NeuralError
 from einlog.ground.program import GroundProgram
 from einlog.ir.nodes import CHOICE_FUNCTOR, IRProgram, PredKey, PredLiteral
 from einlog.neural.bind import check_output
+from einlog.syntax import parse_query
 from einlog.terms import Struct, Term, Var, variables
 
 __all__ = [
@@ -53,21 +54,6 @@ __all__ = [
 PLACEHOLDER = "$input"
 EXACT_NAMES = ("exact", "probability")
 _LUT_MAX = 10_000_000
-
-
-def parse_query(query: str | Struct) -> Struct:
-    """A query atom from text (``"addition(A, B, S)"``, trailing ``.`` allowed) or a Struct."""
-    if isinstance(query, Struct):
-        return query
-    from einlog.syntax import parse_term
-
-    text = query.strip()
-    if text.endswith("."):
-        text = text[:-1]
-    term = parse_term(text, name="<query>")
-    if not isinstance(term, Struct):
-        raise ParseError(f"a query must be an atom such as addition(A, B, S), not {text!r}")
-    return term
 
 
 def _contains_var(term: Term, names: set[str]) -> bool:
