@@ -151,3 +151,16 @@ def test_train_command_runs_a_script(tmp_path: Path) -> None:
     script.write_text("import sys\nopen(sys.argv[1], 'w').write('ran')\n")
     assert train_command(str(script), [str(tmp_path / "flag")]) == 0
     assert (tmp_path / "flag").read_text() == "ran"
+
+
+def test_default_optimizer_is_adam_with_the_fused_kernel_on_cpu() -> None:
+    from einlog.learn.trainer import default_optimizer
+
+    net = torch.nn.Linear(3, 2)
+    opt = default_optimizer(list(net.parameters()), lr=1e-3)
+    assert isinstance(opt, torch.optim.Adam)
+    assert opt.defaults["lr"] == 1e-3 and opt.defaults["fused"] is True
+    net(torch.ones(4, 3)).sum().backward()
+    before = net.weight.detach().clone()
+    opt.step()
+    assert not torch.equal(before, net.weight)

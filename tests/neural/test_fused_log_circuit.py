@@ -1,4 +1,6 @@
-"""The training path's fused log-space circuit node (``_LeafLogSum``) against autograd.
+"""The training path's log-space circuit nodes against autograd: the layered circuit's
+fused node (``_LeafLogSum``) and the flat sum of products of small circuits
+(``_FlatLogSum``).
 
 Why: the fused node replaces autograd through the literal weights with a hand-written
 gradient; these tests pin it to the autograd gradient of the unfused code on leaf
@@ -68,22 +70,29 @@ def _leaf_rows(circ, gen):
     return torch.stack(rows)
 
 
+@pytest.mark.parametrize("path", ["fused", "flat"])
 @pytest.mark.parametrize("text", [PROGRAM, ALL_GROUPED], ids=["mixed", "all-grouped"])
 @pytest.mark.parametrize("seed", range(3))
-def test_fused_log_values_and_gradients_match_autograd(seed, text):
+def test_fused_log_values_and_gradients_match_autograd(seed, text, path):
     circ = _circuit(text)
     grouped = sum(map(len, circ.encoding.groups))
     assert circ.num_groups >= 2
     assert circ.all_grouped == (text is ALL_GROUPED) == (circ.num_leaves == grouped)
+    assert circ.flat is not None  # small enough for the flat sum of products
+    if path == "fused":
+        circ.flat = None  # the layered circuit's fused leaf+layer node
     gen = torch.Generator().manual_seed(seed)
     p = _leaf_rows(circ, gen)
     w = torch.rand(p.shape[0], circ.num_roots, generator=gen, dtype=torch.float64)
     a = p.clone().requires_grad_(True)
-    out = circ(a, log=True)  # the fused node
-    assert out.grad_fn is not None and "LeafLogSum" in type(out.grad_fn).__name__
+    out = circ(a, log=True)
+    node = "LeafLogSum" if path == "fused" else "FlatLogSum"
+    assert out.grad_fn is not None and node in type(out.grad_fn).__name__
     b = p.clone().requires_grad_(True)
     ref = _reference(circ, b)
-    torch.testing.assert_close(out.detach(), ref.detach(), rtol=0, atol=0)
+    # the fused node runs the same ops as the reference; the flat one other ops
+    tol = 0.0 if path == "fused" else 1e-12
+    torch.testing.assert_close(out.detach(), ref.detach(), rtol=tol, atol=tol)
     keep = torch.isfinite(ref.detach())
     (ga,) = torch.autograd.grad((out * w)[keep].sum(), a)
     (gb,) = torch.autograd.grad((ref * w)[keep].sum(), b)

@@ -54,6 +54,8 @@ import numpy as np
 import torch
 from pysdd.sdd import SddManager, SddNode
 
+from .flat import FlatLogCircuit
+
 __all__ = ["TensorCircuit", "CircuitCache", "LiteralEncoding", "build_tensor_circuit"]
 
 _NEG_INF = -math.inf
@@ -205,6 +207,8 @@ class TensorCircuit(torch.nn.Module):
             self.register_buffer("elem_smooth_seg", torch.as_tensor(e_seg, dtype=torch.long))
             self.register_buffer("vnode_var", torch.as_tensor(v_var, dtype=torch.long))
             self.register_buffer("vnode_seg", torch.as_tensor(v_seg, dtype=torch.long))
+        # small circuits evaluate log space as a flat sum of products (see flat.py)
+        self.flat = FlatLogCircuit.try_build(self)
 
     def _build_dense(self, seg: np.ndarray, layers: list[tuple[int, int, int, int]]) -> None:
         """Padded ``[n, K]`` child tables for layers whose nodes have similar fan-in.
@@ -424,6 +428,9 @@ class TensorCircuit(torch.nn.Module):
         return res.squeeze(0) if squeeze else res
 
     def _forward(self, p: torch.Tensor, log: bool) -> torch.Tensor:
+        if log and self.flat is not None:
+            flat_out: torch.Tensor = self.flat(p)
+            return flat_out
         if log and torch.is_grad_enabled() and p.requires_grad:
             fused: torch.Tensor = _LeafLogSum.apply(p, self)
             return fused
