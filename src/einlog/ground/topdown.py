@@ -22,7 +22,7 @@ Why this design:
   Prolog order), so deep call chains (``length/2`` on a 5 000 element list
   makes 5 000 nested calls) cost no Python stack.  Term operations
   (:mod:`einlog.ground.unify`) recurse on term depth; :func:`run_grounding`
-  runs the whole grounding in a thread with a 512 MiB stack and a raised
+  runs the whole grounding on one long-lived thread with a 512 MiB stack and a raised
   recursion limit, so terms up to ``GroundingLimits.max_term_depth`` (and far
   beyond) are safe.  The recursion limit is process wide; it is raised for
   the duration of the call only and restored afterwards.
@@ -876,16 +876,56 @@ def _short(t: Term | None) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
+class _BigStackWorker:
+    """One long-lived daemon thread with a large stack that runs grounding calls.
+
+    Why one thread for the process, not one per call: starting a thread with a 512 MiB
+    stack costs 0.1-4 ms (the stack is mapped and unmapped each time, and the caller
+    waits to be scheduled), which was most of the grounding time of small programs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: Any = None
+        self.thread: threading.Thread | None = None
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            job()
+
+    def submit(self, job: Any) -> None:
+        with self._lock:
+            if self.thread is None or not self.thread.is_alive():
+                import queue
+
+                self._jobs = queue.SimpleQueue()
+                old_stack = threading.stack_size()
+                try:
+                    threading.stack_size(_STACK_SIZE)
+                    self.thread = threading.Thread(target=self._loop, name="einlog-ground",
+                                                   daemon=True)
+                    self.thread.start()
+                finally:
+                    threading.stack_size(old_stack)
+        self._jobs.put(job)
+
+
+_worker = _BigStackWorker()
+
+
 def run_grounding(fn: Any, *args: Any) -> Any:
-    """Run ``fn(*args)`` in a thread with a large stack and a high recursion limit.
+    """Run ``fn(*args)`` on a thread with a large stack and a high recursion limit.
 
     Term operations recurse on term depth; the default 8 MiB stack and
     1 000-frame limit would crash on lists of a few thousand elements.  A
     ``RecursionError`` that still happens (a cyclic term made by unification
-    without occurs check) becomes a :class:`GroundingLimitError`.
+    without occurs check) becomes a :class:`GroundingLimitError`.  Calls from the
+    worker thread itself (nested grounding) run directly.
     """
     result: list[Any] = []
     error: list[BaseException] = []
+    done = threading.Event()
 
     def target() -> None:
         try:
@@ -901,22 +941,21 @@ def run_grounding(fn: Any, *args: Any) -> Any:
             )
         except BaseException as exc:  # re-raised in the caller's thread
             error.append(exc)
+        finally:
+            done.set()
 
-    with _limit_lock:
-        old_limit = sys.getrecursionlimit()
-        old_stack = threading.stack_size()
-        try:
-            sys.setrecursionlimit(max(old_limit, _RECURSION_LIMIT))
-            threading.stack_size(_STACK_SIZE)
-            thread = threading.Thread(target=target, name="einlog-ground", daemon=True)
-            thread.start()
-        finally:
-            threading.stack_size(old_stack)
-        try:
-            while thread.is_alive():
-                thread.join(0.05)
-        finally:
-            sys.setrecursionlimit(old_limit)
+    if threading.current_thread() is _worker.thread:
+        target()
+    else:
+        with _limit_lock:
+            old_limit = sys.getrecursionlimit()
+            try:
+                sys.setrecursionlimit(max(old_limit, _RECURSION_LIMIT))
+                _worker.submit(target)
+                while not done.wait(0.05):  # a timed wait keeps Ctrl-C responsive
+                    pass
+            finally:
+                sys.setrecursionlimit(old_limit)
     if error:
         exc = error[0]
         if isinstance(exc, EinlogError):
