@@ -147,6 +147,12 @@ evidence(c(g), false).
 query(q).
 """
 
+#: both children time a case up to REPEATS times and report the fastest run, while a
+#: run takes under REPEAT_BELOW_S (single small runs vary by +-30 % on a shared machine)
+REPEATS = 3
+REPEAT_BELOW_S = 1.0
+
+
 def child_einlog(path: str) -> None:
     import torch
 
@@ -161,26 +167,34 @@ def child_einlog(path: str) -> None:
         text = fh.read()
     # warm-up: lazy imports and parser tables load on first use, on both sides
     ExactEngine(ground(compile_program(parse_program(WARMUP))).program).probabilities()
-    t0 = time.perf_counter()
-    ir = compile_program(parse_program(text, name=path))
-    g = ground(ir)
-    t1 = time.perf_counter()
     timeout = float(os.environ.get("EINLOG_BENCH_TIMEOUT", "60"))
-    eng = ExactEngine(g.program, limits=CompileLimits(max_size=50_000_000, time_limit=timeout))
-    try:
-        eng.compile()  # SDD compilation (what ProbLog's create_from does)
-    except InferenceError as exc:  # over the compile budget: unsolved, like a timeout
-        print(json.dumps({"budget": str(exc)}))
-        return
-    t2 = time.perf_counter()
-    probs = eng.probabilities().tolist()  # one evaluation: model counting on the SDD
-    t3 = time.perf_counter()
+    best: dict[str, float] | None = None
+    for _ in range(REPEATS):  # best of REPEATS while a run is short (as for ProbLog)
+        t0 = time.perf_counter()
+        ir = compile_program(parse_program(text, name=path))
+        g = ground(ir)
+        t1 = time.perf_counter()
+        eng = ExactEngine(g.program,
+                          limits=CompileLimits(max_size=50_000_000, time_limit=timeout))
+        try:
+            eng.compile()  # SDD compilation (what ProbLog's create_from does)
+        except InferenceError as exc:  # over the compile budget: unsolved, like a timeout
+            print(json.dumps({"budget": str(exc)}))
+            return
+        t2 = time.perf_counter()
+        probs = eng.probabilities().tolist()  # one evaluation: model counting on the SDD
+        t3 = time.perf_counter()
+        run = {"ground": t1 - t0, "compile": t2 - t1, "evaluate": t3 - t2, "total": t3 - t0}
+        if best is None or run["total"] < best["total"]:
+            best = run
+        if t3 - t0 > REPEAT_BELOW_S:
+            break
+    assert best is not None
     gp = g.program
     names = [str(gp.atoms[q]) for q in gp.queries]
     # the answer first: a timeout during the circuit build or throughput must not hide it
     print(json.dumps({
-        "probs": dict(zip(names, probs)), "ground": t1 - t0, "compile": t2 - t1,
-        "evaluate": t3 - t2, "total": t3 - t0, "leaves": int(gp.leaves.shape[0]),
+        "probs": dict(zip(names, probs)), **best, "leaves": int(gp.leaves.shape[0]),
     }), flush=True)
     # the tensor circuit, built for batched (and differentiable) evaluation
     t4 = time.perf_counter()
@@ -215,13 +229,21 @@ def child_problog(path: str) -> None:
     with open(path) as fh:
         text = fh.read()
     get_evaluatable("sdd").create_from(PrologString(WARMUP)).evaluate()  # warm-up
-    t0 = time.perf_counter()
-    sdd = get_evaluatable("sdd").create_from(PrologString(text))
-    t1 = time.perf_counter()
-    res = sdd.evaluate()
-    t2 = time.perf_counter()
-    print(json.dumps({"probs": {str(k): float(v) for k, v in res.items()},
-                      "compile": t1 - t0, "evaluate": t2 - t1, "total": t2 - t0}), flush=True)
+    best: dict[str, float] | None = None
+    for _ in range(REPEATS):  # best of REPEATS while a run is short (as for einlog)
+        t0 = time.perf_counter()
+        sdd = get_evaluatable("sdd").create_from(PrologString(text))
+        t1 = time.perf_counter()
+        res = sdd.evaluate()
+        t2 = time.perf_counter()
+        run = {"compile": t1 - t0, "evaluate": t2 - t1, "total": t2 - t0}
+        if best is None or run["total"] < best["total"]:
+            best = run
+        if t2 - t0 > REPEAT_BELOW_S:
+            break
+    assert best is not None
+    print(json.dumps({"probs": {str(k): float(v) for k, v in res.items()}, **best}),
+          flush=True)
     # re-evaluation cost of the compiled formula (what batched weights would cost)
     reps = 3
     for _ in range(reps):

@@ -92,7 +92,7 @@ class FlatLogCircuit(torch.nn.Module):
         limit = min(cls.max_entries, 4 * n_elem + 512)
         if circuit.num_roots == 0 or n_elem > cls.max_elements:
             return None
-        terms = _expand(circuit, budget=4 * limit)
+        terms = _expand(circuit, budget=2 * limit)
         if terms is None:
             return None
         cols = _factor_columns(circuit, terms)
