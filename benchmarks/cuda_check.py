@@ -89,10 +89,28 @@ def check_exact(dev: torch.device, quick: bool) -> list[dict[str, Any]]:
             assert pc.grad is not None and pg.grad is not None
             dv = float((vg.detach().cpu() - vc.detach()).abs().max())
             dgrad = float((pg.grad.cpu() - pc.grad).abs().max())
+            # log space: the training path (flat sum of products for small circuits)
+            lc_in = p.to(dtype).clone().requires_grad_(True)
+            lg_in = p.to(dtype).to(dev).clone().requires_grad_(True)
+            lc = eng.log_probabilities(lc_in)
+            lg = eng.log_probabilities(lg_in)
+            fin = torch.isfinite(lc.detach())
+            lc[fin].sum().backward()
+            lg[fin.to(dev)].sum().backward()
+            assert lc_in.grad is not None and lg_in.grad is not None
+            dlv = float((lg.detach().cpu()[fin] - lc.detach()[fin]).abs().max())
+            dlg = float((lg_in.grad.cpu() - lc_in.grad).abs().max())
             key = "f64" if dtype == torch.float64 else "f32"
             row[f"{key}_value_maxdiff"] = dv
             row[f"{key}_grad_maxdiff"] = dgrad
-            row[f"{key}_ok"] = dv <= tol and dgrad <= tol * max(1.0, float(pc.grad.abs().max()))
+            row[f"{key}_log_value_maxdiff"] = dlv
+            row[f"{key}_log_grad_maxdiff"] = dlg
+            row["flat"] = eng.circuit().flat is not None
+            row[f"{key}_ok"] = (
+                dv <= tol and dgrad <= tol * max(1.0, float(pc.grad.abs().max()))
+                and dlv <= tol * max(1.0, float(lc.detach()[fin].abs().max()))
+                and dlg <= tol * max(1.0, float(lc_in.grad.abs().max()))
+            )
         rows.append(row)
         log(f"exact {name}: {row}")
     return rows
@@ -201,6 +219,7 @@ def main() -> int:
     ap.add_argument("--digits", type=int, nargs="*", default=[1, 2, 3, 4])
     ap.add_argument("--train-only", action="store_true",
                     help="skip the correctness stages; train each N with --batch, --epochs")
+    ap.add_argument("--check-only", action="store_true", help="only the correctness stages")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--epochs", type=int, default=1)
     args = ap.parse_args()
@@ -219,7 +238,9 @@ def main() -> int:
     size = 600 if args.quick else None
     runs: list[dict[str, Any]] = []
     RESULTS["stages"]["train"] = runs
-    if args.train_only:
+    if args.check_only:
+        plan = []
+    elif args.train_only:
         plan = [(n, args.batch, dev) for n in args.digits]
     else:
         plan = [(1, 32, dev), (1, 256, dev), (1, 32, torch.device("cpu"))]

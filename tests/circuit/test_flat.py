@@ -100,3 +100,21 @@ def test_mnist_addition_circuit_is_flat(monkeypatch):
     # a budget below the expansion keeps the layered form
     monkeypatch.setattr(FlatLogCircuit, "max_entries", 16)
     assert FlatLogCircuit.try_build(circ) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_flat_on_cuda_equals_cpu():
+    for seed in range(12):
+        _gp, circ, p = _circuit_and_probs(random_program(seed))
+        if circ.flat is None:
+            continue
+        batch = p.expand(3, -1).clone()
+        x_cpu = batch.clone().requires_grad_()
+        x_gpu = batch.cuda().requires_grad_()
+        gpu_circ = copy.deepcopy(circ).cuda()
+        a, b = circ(x_cpu, log=True), gpu_circ(x_gpu, log=True)
+        fin = torch.isfinite(a)
+        assert torch.allclose(b.detach().cpu()[fin], a.detach()[fin], rtol=0, atol=1e-12)
+        a[fin].sum().backward()
+        b[fin.cuda()].sum().backward()
+        assert torch.allclose(x_gpu.grad.cpu(), x_cpu.grad, rtol=1e-10, atol=1e-12)
