@@ -76,3 +76,14 @@ def test_addition_protocol_uses_each_image_once() -> None:
         assert set(batch) == ({"A", "B", "S"} if n == 1 else
                               {*(f"A{k}" for k in range(n)), *(f"B{k}" for k in range(n)), "S"})
     assert addition_dataset(digits, 2).query_pattern() == "multi_addition([A0, A1], [B0, B1], S)"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_addition_batches_with_images_on_the_gpu() -> None:
+    train = load_digits_8x8("train")
+    ds = addition_dataset(train, 1, seed=0)
+    want = ds.batch(torch.arange(5))
+    ds.images.images = ds.images.images.cuda()
+    got = ds.batch(torch.arange(5))
+    assert got["A"].is_cuda and torch.equal(got["A"].cpu(), want["A"])
+    assert torch.equal(got["S"], want["S"])

@@ -57,8 +57,11 @@ class AdditionDataset:
     def batch(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
         """Inputs for rows ``rows``: ``A`` / ``B`` (N=1) or ``A0..A{N-1}``, ``B0..``; and ``S``."""
         # index_select, not advanced indexing: same rows, a fraction of the per-call cost
+        rows = rows.to(self.index.device)
         idx = self.index.index_select(0, rows)
         imgs = self.images.images
+        if idx.device != imgs.device:  # images moved to a GPU: index_select needs one device
+            idx = idx.to(imgs.device)
         out: dict[str, torch.Tensor] = {}
         if self.digits == 1:
             out["A"] = imgs.index_select(0, idx[:, 0, 0])
