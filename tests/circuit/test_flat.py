@@ -91,6 +91,7 @@ def test_mnist_addition_circuit_is_flat(monkeypatch):
     b.query(*[f"s{k}" for k in range(19)])
     _gp, circ, _ = _circuit_and_probs(b)
     assert circ.flat is not None and len(d1) == len(d2) == 10
+    assert circ.flat.blocks == (2, 10)  # the block path
     probs = torch.softmax(torch.randn(4, 2, 10, dtype=torch.float64), -1).reshape(4, 20)
     want = torch.zeros(4, 19, dtype=torch.float64)
     for i in range(10):
@@ -118,3 +119,32 @@ def test_flat_on_cuda_equals_cpu():
         a[fin].sum().backward()
         b[fin.cuda()].sum().backward()
         assert torch.allclose(x_gpu.grad.cpu(), x_cpu.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_block_path_matches_layered_with_unnormalised_groups_and_zeros():
+    b = Builder()
+    b.ad([(0.2, f"a{i}") for i in range(4)])
+    b.ad([(0.2, f"b{i}") for i in range(4)])
+    for i in range(4):
+        for j in range(4):
+            b.rule(f"s{i + j}", f"a{i}", f"b{j}")
+    b.query(*[f"s{k}" for k in range(7)])
+    gp, circ, _ = _circuit_and_probs(b)
+    assert circ.flat is not None and circ.flat.blocks == (2, 4)
+    gen = torch.Generator().manual_seed(3)
+    p = torch.rand(6, 8, generator=gen, dtype=torch.float64)
+    p[0, :4] = p[0, :4] / p[0, :4].sum() * 1.7  # first group sums above 1
+    p[1, 4:] = p[1, 4:] / p[1, 4:].sum()  # exactly normalised
+    p[2, 1] = 0.0  # a zero leaf
+    p[3, :4] = 0.0  # a whole group zero: every root is impossible
+    lay = _layered(circ)
+    x1, x2 = p.clone().requires_grad_(), p.clone().requires_grad_()
+    o1, o2 = circ(x1, log=True), lay(x2, log=True)
+    assert torch.equal(torch.isinf(o1), torch.isinf(o2))
+    fin = torch.isfinite(o2)
+    assert torch.allclose(o1[fin], o2[fin], rtol=0, atol=1e-12)
+    gw = torch.randn(o1.shape, generator=gen, dtype=torch.float64)
+    (torch.where(fin, o1, 0.0) * gw).sum().backward()
+    (torch.where(fin, o2, 0.0) * gw).sum().backward()
+    assert torch.allclose(x1.grad, x2.grad, rtol=1e-10, atol=1e-10)
+    assert len(gp.groups) == 2

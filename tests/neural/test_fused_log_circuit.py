@@ -79,6 +79,7 @@ def test_fused_log_values_and_gradients_match_autograd(seed, text, path):
     assert circ.num_groups >= 2
     assert circ.all_grouped == (text is ALL_GROUPED) == (circ.num_leaves == grouped)
     assert circ.flat is not None  # small enough for the flat sum of products
+    assert (circ.flat.blocks is not None) == (text is ALL_GROUPED)  # both flat paths
     if path == "fused":
         circ.flat = None  # the layered circuit's fused leaf+layer node
     gen = torch.Generator().manual_seed(seed)

@@ -63,6 +63,8 @@ class FlatLogCircuit(torch.nn.Module):
     member_group: torch.Tensor
     leaf_group: torch.Tensor
     grouped: torch.Tensor
+    block_index: torch.Tensor
+    block_mask: torch.Tensor
 
     #: largest padded table ``R x M x K`` built; also bounded by a multiple of the elements
     max_entries: int = 8192
@@ -70,8 +72,19 @@ class FlatLogCircuit(torch.nn.Module):
     max_elements: int = 2048
 
     def __init__(self, circuit: TensorCircuit, index: np.ndarray, shape: tuple[int, int, int],
-                 neg_leaf: list[int], none_group: list[int]) -> None:
+                 neg_leaf: list[int], none_group: list[int],
+                 blocks: tuple[int, int] | None = None) -> None:
         super().__init__()
+        # (groups, size) when the leaves are equal-size groups in order and every term
+        # has K leaf factors: the block path (fewer ops, see _block_terms)
+        self.blocks = blocks
+        r, m, k = shape
+        if blocks is not None:  # missing terms read column 0 and are masked to -inf
+            missing = index.reshape(m, k, r)[:, 0, :] >= circuit.num_leaves
+            block_index = np.where(index >= circuit.num_leaves, 0, index)
+            self.register_buffer("block_index", torch.as_tensor(block_index, dtype=torch.long))
+            mask = np.where(missing, -np.inf, 0.0).reshape(m, r, 1)
+            self.register_buffer("block_mask", torch.as_tensor(mask, dtype=torch.float64))
         self.num_leaves = circuit.num_leaves
         self.num_groups = circuit.num_groups
         self.all_grouped = circuit.all_grouped
@@ -112,7 +125,8 @@ class FlatLogCircuit(torch.nn.Module):
             index[len(ts):, :, i] = zero
             for j, t in enumerate(ts):
                 index[j, : len(t), i] = t
-        return cls(circuit, index.reshape(-1), (r, m, k), neg_leaf, none_group)
+        return cls(circuit, index.reshape(-1), (r, m, k), neg_leaf, none_group,
+                   _blocks(circuit, per_root, neg_leaf, none_group, k))
 
     # ------------------------------------------------------------ evaluation
     # Layout: column-major ``[C, B]`` tables and ``[M, K, R, B]`` term entries, so every
@@ -159,8 +173,56 @@ class FlatLogCircuit(torch.nn.Module):
             out: torch.Tensor = _FlatLogSum.apply(p, self)
             return out
         with torch.no_grad():
-            table, _ = self._table(p)
-            return torch.logsumexp(self._terms(table), dim=0).t()
+            return torch.logsumexp(self.terms_of(p)[0], dim=0).t()
+
+    def terms_of(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Log weight of every term ``[M, R, B]`` and the group sums ``[G, B]``."""
+        if self.blocks is not None:
+            return self._block_terms(p)
+        table, gsum = self._table(p)
+        return self._terms(table), gsum
+
+    def gradient(self, p: torch.Tensor, gsum: torch.Tensor | None, x: torch.Tensor,
+                 out: torch.Tensor, g_out: torch.Tensor) -> torch.Tensor:
+        """Gradient ``[B, L]`` of ``<g_out, out>`` with respect to ``p``."""
+        if self.blocks is not None:
+            assert gsum is not None
+            return self._block_backward(p, gsum, x, out, g_out)
+        return self.backward_terms(p, gsum, x, out, g_out)
+
+    # Block path: every leaf is in one of G groups of S consecutive leaves and every
+    # term has exactly K leaf factors (MNIST addition: 2 digits x 10, terms of 2), so
+    # group sums are a view-sum and the table is just ``log(p / max(sum, 1))``.
+    def _block_terms(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.blocks is not None
+        g, size = self.blocks
+        r, m, k = self.shape
+        pt = p.t().contiguous()
+        b = pt.shape[1]
+        g3 = pt.view(g, size, b)
+        gsum = g3.sum(1)
+        table = torch.log(g3 / gsum.clamp_min(1.0).unsqueeze(1)).view(g * size, b)
+        x = table.index_select(0, self.block_index).view(m, k, r, b)
+        x = x.sum(1) if k > 1 else x.squeeze(1)
+        return x + self.block_mask.to(x.dtype), gsum
+
+    def _block_backward(self, p: torch.Tensor, gsum: torch.Tensor, x: torch.Tensor,
+                        out: torch.Tensor, g_out: torch.Tensor) -> torch.Tensor:
+        assert self.blocks is not None
+        g, size = self.blocks
+        r, m, k = self.shape
+        pt = p.t()
+        b = pt.shape[1]
+        shift = torch.where(out > _NEG_INF, out, 0.0)
+        w = torch.exp(x - shift).mul_(g_out.t().to(x.dtype))  # [M, R, B]; masked terms: 0
+        if k > 1:
+            w = w.unsqueeze(1).expand(m, k, r, b)
+        g_lp = pt.new_zeros(g * size, b).index_add_(0, self.block_index, w.reshape(-1, b))
+        gp = torch.where(g_lp != 0, g_lp / pt, 0.0)  # p = 0 reads -inf: its weight is 0
+        if bool((gsum > 1).any()):  # d log max(s, 1) / ds = 1/s above 1
+            g_s = torch.where(gsum > 1, g_lp.view(g, size, b).sum(1) / gsum, 0.0)
+            gp = (gp.view(g, size, b) - g_s.unsqueeze(1)).view(g * size, b)
+        return gp.t()
 
     def backward_terms(self, p: torch.Tensor, gsum: torch.Tensor | None, x: torch.Tensor,
                        out: torch.Tensor, g_out: torch.Tensor) -> torch.Tensor:
@@ -212,8 +274,7 @@ class _FlatLogSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, flat: FlatLogCircuit) -> torch.Tensor:
         with torch.no_grad():
-            table, gsum = flat._table(p)
-            x = flat._terms(table)
+            x, gsum = flat.terms_of(p)
             out = torch.logsumexp(x, dim=0)
         ctx.save_for_backward(p, x, out)
         ctx.gsum = gsum
@@ -225,7 +286,24 @@ class _FlatLogSum(torch.autograd.Function):
     def backward(ctx: Any, g_out: torch.Tensor) -> tuple[torch.Tensor, None]:
         p, x, out = ctx.saved_tensors
         flat: FlatLogCircuit = ctx.flat
-        return flat.backward_terms(p, ctx.gsum, x, out, g_out).to(p.dtype), None
+        return flat.gradient(p, ctx.gsum, x, out, g_out).to(p.dtype), None
+
+
+def _blocks(circuit: TensorCircuit, per_root: list[list[list[int]]], neg_leaf: list[int],
+            none_group: list[int], k: int) -> tuple[int, int] | None:
+    """``(groups, size)`` when the block path applies: every leaf in a group, groups of
+    equal size in leaf order, no negated-leaf or *none* column, every term K factors."""
+    groups = circuit.encoding.groups
+    if not groups or neg_leaf or none_group or not circuit.all_grouped:
+        return None
+    size = len(groups[0])
+    flat_members = [leaf for members in groups for leaf in members]
+    if flat_members != list(range(circuit.num_leaves)) or any(
+            len(members) != size for members in groups):
+        return None
+    if any(len(t) != k for ts in per_root for t in ts):
+        return None
+    return len(groups), size
 
 
 def _expand(circuit: TensorCircuit, budget: int) -> list[list[tuple[int, ...]]] | None:

@@ -125,8 +125,8 @@ def check_output(
             return out
     else:
         s_lo, s_hi = torch.aminmax(det.sum(-1))
-        if (0 <= float(det.min()) and 1 - ROW_SUM_TOLERANCE <= float(s_lo)
-                and float(s_hi) <= 1 + ROW_SUM_TOLERANCE):
+        lo, row_lo, row_hi = torch.stack([det.min(), s_lo, s_hi]).tolist()  # one sync
+        if 0 <= lo and 1 - ROW_SUM_TOLERANCE <= row_lo and row_hi <= 1 + ROW_SUM_TOLERANCE:
             return out
     if bool(torch.isnan(det).any()):
         raise NeuralError(
