@@ -90,6 +90,9 @@ _CONT = 1
 
 _STACK_SIZE = 512 * 1024 * 1024
 _RECURSION_LIMIT = 200_000
+#: callers whose recursion limit is at most this (Python's default is 1 000) ground on
+#: their own thread first: the limit keeps them far from the end of an 8 MiB C stack
+_DIRECT_LIMIT = 10_000
 _limit_lock = threading.Lock()
 
 
@@ -915,6 +918,20 @@ _worker = _BigStackWorker()
 
 
 def run_grounding(fn: Any, *args: Any) -> Any:
+    """Run ``fn(*args)`` here, or where it recurses too deeply, on the big-stack worker."""
+    here = threading.current_thread() is not _worker.thread
+    if here and sys.getrecursionlimit() <= _DIRECT_LIMIT:
+        # most programs never recurse deeply: run here (no thread hand-off, ~0.1 ms) under
+        # the caller's own, safe recursion limit; on a RecursionError run again on the
+        # big-stack worker, from scratch (grounding does not modify its inputs)
+        try:
+            return fn(*args)
+        except RecursionError:
+            pass
+    return run_grounding_on_worker(fn, *args)
+
+
+def run_grounding_on_worker(fn: Any, *args: Any) -> Any:
     """Run ``fn(*args)`` on a thread with a large stack and a high recursion limit.
 
     Term operations recurse on term depth; the default 8 MiB stack and
