@@ -184,7 +184,7 @@ class SddCompiler:
         )
         self._head_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._rules_cache: dict[int, list[int]] = {}
-        self._fresh_comps: dict[int, list[list[int]]] = {}  # before anything is compiled
+        self._setup_comps: tuple[tuple[int, ...], list[list[int]]] | None = None
         self._body_cache: dict[int, tuple[list[int], list[bool]]] = {}
         self._value: dict[int, SddNode] = {}  # atom id -> lineage (referenced)
         # proof-based cycle breaking: atom -> its recursive component's members and the
@@ -264,10 +264,8 @@ class SddCompiler:
         order and depth-first order correctly on every benchmark family."""
         leaf_of = self._leaf_of_atom
         relevant: set[int] = set()
-        for r in roots:
-            if 0 <= int(r) < self.gp.num_atoms:
-                for comp in self._components(int(r)):
-                    relevant.update(comp)
+        for comp in self._setup_components(roots):
+            relevant.update(comp)
         near: dict[int, set[int]] = {}  # derived atom -> leaves in its rule bodies
 
         def near1(a: int) -> set[int]:
@@ -323,12 +321,29 @@ class SddCompiler:
 
     def _has_cycles(self, roots: list[int]) -> bool:
         """Whether any atom relevant to ``roots`` lies on a recursive cycle."""
-        for r in roots:
-            if 0 <= int(r) < self.gp.num_atoms:
-                for comp in self._components(int(r)):
-                    if self._is_cyclic(comp):
-                        return True
-        return False
+        return any(self._is_cyclic(comp) for comp in self._setup_components(roots))
+
+    def _setup_components(self, roots: list[int]) -> list[list[int]]:
+        """SCCs of everything ``roots`` depend on, by one pass over all roots (the vtree
+        set-up reads them three times; a pass per root repeated the shared part: on a
+        Bayesian network whose queries share their ancestors, 10 % of compile time)."""
+        key = tuple(roots)
+        cached = self._setup_comps
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        valid = [int(r) for r in roots if 0 <= int(r) < self.gp.num_atoms]
+
+        def deps(a: int) -> list[int]:
+            if a in self._leaf_of_atom:
+                return []
+            res: list[int] = []
+            for r in self._rules_of(a):
+                res.extend(self._body(r)[0])
+            return res
+
+        comps = strongly_connected_components(valid, deps)
+        self._setup_comps = (key, comps)
+        return comps
 
     def _natural_order(self) -> list[int]:
         """Leaves in program (grounding) order, each AD group contiguous, its none var after."""
@@ -364,12 +379,10 @@ class SddCompiler:
         """
         # each relevant atom -> its component (named by one member)
         comp_key: dict[int, int] = {}
-        for root in roots:
-            if 0 <= int(root) < self.gp.num_atoms and int(root) not in comp_key:
-                for comp in self._components(int(root)):
-                    first = comp[0]
-                    for a in comp:
-                        comp_key.setdefault(a, first)
+        for comp in self._setup_components(roots):
+            first = comp[0]
+            for a in comp:
+                comp_key.setdefault(a, first)
         seen_atom: set[int] = set()
         placed = np.zeros(self.num_vars, dtype=bool)
         order: list[int] = []
@@ -593,9 +606,6 @@ class SddCompiler:
         """SCCs of the not-yet-compiled atoms ``target`` depends on, dependencies first."""
         if target in self._value or target in self._scc_of:
             return []
-        fresh = not (self._value or self._scc_of or self._elim_rows)
-        if fresh and target in self._fresh_comps:  # setup asks for the same roots 3 times
-            return self._fresh_comps[target]
 
         def deps(a: int) -> list[int]:
             if a in self._leaf_of_atom:
@@ -608,10 +618,7 @@ class SddCompiler:
                 )
             return res
 
-        comps = strongly_connected_components([target], deps)
-        if fresh:
-            self._fresh_comps[target] = comps
-        return comps
+        return strongly_connected_components([target], deps)
 
     def _is_cyclic(self, comp: list[int]) -> bool:
         if len(comp) > 1:
