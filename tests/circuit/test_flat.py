@@ -148,3 +148,14 @@ def test_block_path_matches_layered_with_unnormalised_groups_and_zeros():
     (torch.where(fin, o2, 0.0) * gw).sum().backward()
     assert torch.allclose(x1.grad, x2.grad, rtol=1e-10, atol=1e-10)
     assert len(gp.groups) == 2
+
+
+def test_batches_are_chunked_by_the_flat_table_size():
+    _gp, circ, p = _circuit_and_probs(random_program(1))
+    assert circ.flat is not None
+    r, m, k = circ.flat.shape
+    circ.max_chunk_elements = 4 * r * m * k
+    assert circ._chunk() <= 4
+    batch = p.expand(10, -1).clone()
+    whole = _layered(circ)(batch, log=True)
+    assert torch.allclose(circ(batch, log=True), whole, rtol=0, atol=1e-12)

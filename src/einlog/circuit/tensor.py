@@ -415,7 +415,11 @@ class TensorCircuit(torch.nn.Module):
     max_chunk_elements: int = 1 << 25
 
     def _chunk(self) -> int:
-        return max(1, self.max_chunk_elements // max(self._widest, self.num_nodes, 1))
+        width = max(self._widest, self.num_nodes, 1)
+        if self.flat is not None:  # the flat form's term table is [M * K * R, B]
+            r, m, k = self.flat.shape
+            width = max(width, r * m * k)
+        return max(1, self.max_chunk_elements // width)
 
     def forward(self, leaf_probs: torch.Tensor, log: bool = False) -> torch.Tensor:
         """Root values (probabilities, or log-probabilities when ``log``)."""
