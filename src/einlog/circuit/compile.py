@@ -186,6 +186,7 @@ class SddCompiler:
         self._rules_cache: dict[int, list[int]] = {}
         self._setup_comps: tuple[tuple[int, ...], list[list[int]]] | None = None
         self._body_cache: dict[int, tuple[list[int], list[bool]]] = {}
+        self._flat_body: tuple[list[int], list[int], list[bool]] | None = None
         self._value: dict[int, SddNode] = {}  # atom id -> lineage (referenced)
         # proof-based cycle breaking: atom -> its recursive component's members and the
         # component's translation table (atom -> [(sdd, cycles broken, content)])
@@ -250,9 +251,13 @@ class SddCompiler:
     def _body(self, rule: int) -> tuple[list[int], list[bool]]:
         got = self._body_cache.get(rule)
         if got is None:
-            lo, hi = int(self.gp.rule_ptr[rule]), int(self.gp.rule_ptr[rule + 1])
-            got = (self.gp.body_atom[lo:hi].tolist(),
-                   [bool(x) for x in self.gp.body_neg[lo:hi].tolist()])
+            if self._flat_body is None:  # one bulk conversion, not numpy scalars per rule
+                gp = self.gp
+                self._flat_body = (gp.rule_ptr.tolist(), gp.body_atom.tolist(),
+                                   gp.body_neg.astype(bool).tolist())
+            ptr, atoms, negs = self._flat_body
+            lo, hi = ptr[rule], ptr[rule + 1]
+            got = (atoms[lo:hi], negs[lo:hi])
             self._body_cache[rule] = got
         return got
 
