@@ -188,7 +188,7 @@ class FlatLogCircuit(torch.nn.Module):
         if self.blocks is not None:
             assert gsum is not None
             return self._block_backward(p, gsum, x, out, g_out)
-        return self.backward_terms(p, gsum, x, out, g_out)
+        return self._general_backward(p, gsum, x, out, g_out)
 
     # Block path: every leaf is in one of G groups of S consecutive leaves and every
     # term has exactly K leaf factors (MNIST addition: 2 digits x 10, terms of 2), so
@@ -224,7 +224,7 @@ class FlatLogCircuit(torch.nn.Module):
             gp = (gp.view(g, size, b) - g_s.unsqueeze(1)).view(g * size, b)
         return gp.t()
 
-    def backward_terms(self, p: torch.Tensor, gsum: torch.Tensor | None, x: torch.Tensor,
+    def _general_backward(self, p: torch.Tensor, gsum: torch.Tensor | None, x: torch.Tensor,
                        out: torch.Tensor, g_out: torch.Tensor) -> torch.Tensor:
         """Gradient ``[B, L]`` of ``<g_out, out>`` with respect to ``p`` (``x``: the terms
         ``[M, R, B]``, ``out``: the roots ``[R, B]``)."""
