@@ -491,3 +491,22 @@ def test_call_bound_variable_left_unbound_is_an_instantiation_error() -> None:
     ir = compile_text("p(X) :- X > 1. query(p(_)).")
     with pytest.raises(GroundingError, match="not sufficiently instantiated: X>1 with X unbound"):
         ground(ir)
+
+
+def test_grounding_from_another_thread_runs_on_the_big_stack_worker() -> None:
+    import threading
+
+    from einlog.ground import topdown
+
+    text = "0.5::e(1,2). 0.5::e(2,3). p(X,Y) :- e(X,Y). p(X,Y) :- e(X,Z), p(Z,Y). query(p(1,3))."
+    want = rules_of(ground_text(text, engine="topdown"))  # main thread: grounds here
+    seen: dict[str, object] = {}
+
+    def work() -> None:
+        seen["rules"] = rules_of(ground_text(text, engine="topdown"))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen["rules"] == want and "p(1,3) :- e(1,2), p(2,3)" in want
+    assert topdown._worker.thread is not None and topdown._worker.thread.is_alive()

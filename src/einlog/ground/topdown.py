@@ -919,7 +919,8 @@ _worker = _BigStackWorker()
 
 def run_grounding(fn: Any, *args: Any) -> Any:
     """Run ``fn(*args)`` here, or where it recurses too deeply, on the big-stack worker."""
-    here = threading.current_thread() is not _worker.thread
+    # the main thread has the process's full stack; other threads may have small ones
+    here = threading.current_thread() is threading.main_thread()
     if here and sys.getrecursionlimit() <= _DIRECT_LIMIT:
         # most programs never recurse deeply: run here (no thread hand-off, ~0.1 ms) under
         # the caller's own, safe recursion limit; on a RecursionError run again on the
