@@ -337,16 +337,7 @@ class SddCompiler:
         if cached is not None and cached[0] == key:
             return cached[1]
         valid = [int(r) for r in roots if 0 <= int(r) < self.gp.num_atoms]
-
-        def deps(a: int) -> list[int]:
-            if a in self._leaf_of_atom:
-                return []
-            res: list[int] = []
-            for r in self._rules_of(a):
-                res.extend(self._body(r)[0])
-            return res
-
-        comps = strongly_connected_components(valid, deps)
+        comps = strongly_connected_components(valid, self._uncompiled_deps)
         self._setup_comps = (key, comps)
         return comps
 
@@ -611,19 +602,17 @@ class SddCompiler:
         """SCCs of the not-yet-compiled atoms ``target`` depends on, dependencies first."""
         if target in self._value or target in self._scc_of:
             return []
+        return strongly_connected_components([target], self._uncompiled_deps)
 
-        def deps(a: int) -> list[int]:
-            if a in self._leaf_of_atom:
-                return []
-            res: list[int] = []
-            for r in self._rules_of(a):
-                atoms, _ = self._body(r)
-                res.extend(
-                    x for x in atoms if x not in self._value and x not in self._scc_of
-                )
-            return res
-
-        return strongly_connected_components([target], deps)
+    def _uncompiled_deps(self, a: int) -> list[int]:
+        """Body atoms of ``a``'s rules that are not compiled yet (all of them at set-up)."""
+        if a in self._leaf_of_atom:
+            return []
+        res: list[int] = []
+        for r in self._rules_of(a):
+            atoms, _ = self._body(r)
+            res.extend(x for x in atoms if x not in self._value and x not in self._scc_of)
+        return res
 
     def _is_cyclic(self, comp: list[int]) -> bool:
         if len(comp) > 1:

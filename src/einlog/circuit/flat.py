@@ -32,18 +32,19 @@ Why it is built this way:
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+from .logspace import NEG_INF as _NEG_INF
+from .logspace import safe_log, safe_log1p_neg
 
 if TYPE_CHECKING:
     from .tensor import TensorCircuit
 
 __all__ = ["FlatLogCircuit"]
 
-_NEG_INF = -math.inf
 
 
 class FlatLogCircuit(torch.nn.Module):
@@ -137,8 +138,7 @@ class FlatLogCircuit(torch.nn.Module):
         """Factor table ``[C, B]`` and the group sums ``[G, B]`` (``None`` without groups)."""
         pt = p.t()
         b = pt.shape[1]
-        ok = pt > 0
-        lp = torch.where(ok, torch.log(torch.where(ok, pt, 1.0)), _NEG_INF)
+        lp = safe_log(pt)
         parts = [lp]
         gsum = None
         if self.num_groups:
@@ -149,14 +149,10 @@ class FlatLogCircuit(torch.nn.Module):
             parts[0] = lp - shift if self.all_grouped else torch.where(
                 self.grouped.unsqueeze(1), lp - shift, lp)
         if self.neg_leaf.numel():
-            q = pt.index_select(0, self.neg_leaf)
-            q_ok = q < 1
-            parts.append(torch.where(q_ok, torch.log1p(-torch.where(q_ok, q, 0.0)), _NEG_INF))
+            parts.append(safe_log1p_neg(pt.index_select(0, self.neg_leaf)))
         if self.none_group.numel():
             assert gsum is not None
-            none = 1.0 - gsum.index_select(0, self.none_group)
-            n_ok = none > 0
-            parts.append(torch.where(n_ok, torch.log(torch.where(n_ok, none, 1.0)), _NEG_INF))
+            parts.append(safe_log(1.0 - gsum.index_select(0, self.none_group)))
         parts.append(pt.new_zeros(1, b))
         parts.append(pt.new_full((1, b), _NEG_INF))
         return torch.cat(parts, dim=0), gsum
@@ -190,6 +186,18 @@ class FlatLogCircuit(torch.nn.Module):
             return self._block_backward(p, gsum, x, out, g_out)
         return self._general_backward(p, gsum, x, out, g_out)
 
+    def _entry_weights(self, x: torch.Tensor, out: torch.Tensor,
+                       g_out: torch.Tensor) -> torch.Tensor:
+        """``d <g_out, out> / d`` every entry of the term table, ``[M * K * R, B]``: a term's
+        softmax weight within its root times the root's gradient, once per factor."""
+        r, m, k = self.shape
+        shift = torch.where(out > _NEG_INF, out, 0.0)
+        w = torch.exp(x - shift).mul_(g_out.t().to(x.dtype))  # [M, R, B]
+        b = w.shape[-1]
+        if k > 1:
+            w = w.unsqueeze(1).expand(m, k, r, b)
+        return w.reshape(-1, b)
+
     # Block path: every leaf is in one of G groups of S consecutive leaves and every
     # term has exactly K leaf factors (MNIST addition: 2 digits x 10, terms of 2), so
     # group sums are a view-sum and the table is just ``log(p / max(sum, 1))``.
@@ -210,14 +218,10 @@ class FlatLogCircuit(torch.nn.Module):
                         out: torch.Tensor, g_out: torch.Tensor) -> torch.Tensor:
         assert self.blocks is not None
         g, size = self.blocks
-        r, m, k = self.shape
         pt = p.t()
         b = pt.shape[1]
-        shift = torch.where(out > _NEG_INF, out, 0.0)
-        w = torch.exp(x - shift).mul_(g_out.t().to(x.dtype))  # [M, R, B]; masked terms: 0
-        if k > 1:
-            w = w.unsqueeze(1).expand(m, k, r, b)
-        g_lp = pt.new_zeros(g * size, b).index_add_(0, self.block_index, w.reshape(-1, b))
+        w = self._entry_weights(x, out, g_out)  # masked terms: 0
+        g_lp = pt.new_zeros(g * size, b).index_add_(0, self.block_index, w)
         gp = torch.where(g_lp != 0, g_lp / pt, 0.0)  # p = 0 reads -inf: its weight is 0
         if bool((gsum > 1).any()):  # d log max(s, 1) / ds = 1/s above 1
             g_s = torch.where(gsum > 1, g_lp.view(g, size, b).sum(1) / gsum, 0.0)
@@ -230,12 +234,8 @@ class FlatLogCircuit(torch.nn.Module):
         ``[M, R, B]``, ``out``: the roots ``[R, B]``)."""
         pt = p.t()
         b = pt.shape[1]
-        r, m, k = self.shape
-        shift = torch.where(out > _NEG_INF, out, 0.0)
-        w = torch.exp(x - shift).mul_(g_out.t().to(x.dtype))  # [M, R, B]
-        if k > 1:
-            w = w.unsqueeze(1).expand(m, k, r, b)
-        g_tab = pt.new_zeros(self.num_columns, b).index_add_(0, self.index, w.reshape(-1, b))
+        w = self._entry_weights(x, out, g_out)
+        g_tab = pt.new_zeros(self.num_columns, b).index_add_(0, self.index, w)
         n = self.num_leaves
         g_lp = g_tab[:n]
         ok = pt > 0

@@ -44,7 +44,6 @@ Why it is built this way:
 from __future__ import annotations
 
 import itertools
-import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -57,22 +56,12 @@ from pysdd.sdd import SddManager, SddNode
 from einlog._gc import bulk_build
 
 from .flat import FlatLogCircuit
+from .logspace import NEG_INF as _NEG_INF
+from .logspace import safe_log as _safe_log
+from .logspace import safe_log1p_neg as _safe_log1p_neg
 
 __all__ = ["TensorCircuit", "CircuitCache", "LiteralEncoding", "build_tensor_circuit"]
 
-_NEG_INF = -math.inf
-
-
-def _safe_log(x: torch.Tensor) -> torch.Tensor:
-    """``log x`` with ``log 0 = -inf`` and a zero (not NaN) gradient at 0."""
-    ok = x > 0
-    return torch.where(ok, torch.log(torch.where(ok, x, 1.0)), _NEG_INF)
-
-
-def _safe_log1p_neg(p: torch.Tensor) -> torch.Tensor:
-    """``log(1 - p)`` (via ``log1p``: exact for small p) with a zero gradient at p = 1."""
-    ok = p < 1
-    return torch.where(ok, torch.log1p(-torch.where(ok, p, 0.0)), _NEG_INF)
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,11 @@ Why this design:
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from einlog.errors import (
@@ -889,7 +890,7 @@ class _BigStackWorker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._jobs: Any = None
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
 
     def _loop(self) -> None:
@@ -897,12 +898,9 @@ class _BigStackWorker:
             job = self._jobs.get()
             job()
 
-    def submit(self, job: Any) -> None:
+    def submit(self, job: Callable[[], None]) -> None:
         with self._lock:
             if self.thread is None or not self.thread.is_alive():
-                import queue
-
-                self._jobs = queue.SimpleQueue()
                 old_stack = threading.stack_size()
                 try:
                     threading.stack_size(_STACK_SIZE)

@@ -120,8 +120,8 @@ def check_output(
     if not det.numel():
         pass
     elif domain_size is None:
-        lo, hi = torch.aminmax(det)
-        if 0 <= float(lo) and float(hi) <= 1:
+        lo, hi = (float(v) for v in torch.stack(torch.aminmax(det)).tolist())  # one sync
+        if 0 <= lo and hi <= 1:
             return out
     else:
         s_lo, s_hi = torch.aminmax(det.sum(-1))
