@@ -92,8 +92,9 @@ def test_random_cyclic_graphs(seed, cycles):
     _close(got.tolist(), oracle(gp, b.leaf_probs))
 
 
-def random_program(seed: int) -> Builder:
-    """Small random stratified programs: facts, ADs, rules with negation on lower layers."""
+def random_program(seed: int, acyclic: bool = False) -> Builder:
+    """Small random stratified programs: facts, ADs, rules with negation on lower layers
+    (and positive cycles within a layer unless ``acyclic``)."""
     rng = random.Random(seed)
     b = Builder()
     names = []
@@ -115,7 +116,7 @@ def random_program(seed: int) -> Builder:
             for _ in range(rng.randint(1, 3)):
                 body = []
                 for _ in range(rng.randint(1, 3)):
-                    x = rng.choice(lower + heads)  # same-layer heads: positive cycles
+                    x = rng.choice(lower if acyclic else lower + heads)  # same layer: cycles
                     if x not in heads and rng.random() < 0.3:
                         x = "\\+" + x
                     body.append(x)
@@ -275,3 +276,62 @@ def test_compile_options_agree(seed, options):
     eng = ExactEngine(gp, **options)
     _close(eng.probabilities().tolist(), want, 1e-10)
     assert abs(float(eng.mpe().probability) - oracle_mpe(gp, b.leaf_probs)) <= 1e-12
+
+
+@pytest.mark.parametrize("encoding", ["lineage", "defined"])
+@pytest.mark.parametrize("acyclic", [True, False])
+@pytest.mark.parametrize("seed", range(30))
+def test_encodings_against_oracle(seed, acyclic, encoding):
+    """Both SDD encodings give the oracle's probabilities and MPE, by PySDD's model
+    counter and by the batched tensor circuit, with the same gradients."""
+    b = random_program(seed, acyclic=acyclic)
+    gp = b.build()
+    want = oracle(gp, b.leaf_probs)
+    if want and want[0] != want[0]:
+        return
+    eng = ExactEngine(gp, encoding=encoding)
+    p = torch.tensor(b.leaf_probs, dtype=torch.float64)
+    _close(eng.probabilities(p).tolist(), want, 1e-10)  # model counting on the SDD
+    assert eng.compiler.encoding == encoding
+    batch = p.expand(3, -1).clone().requires_grad_(True)
+    got = eng.log_probabilities(batch)  # the tensor circuit
+    for row in got.exp().tolist():
+        _close(row, want, 1e-10)
+    got.sum().backward()
+    ref = ExactEngine(gp, encoding="lineage")
+    batch_ref = p.expand(3, -1).clone().requires_grad_(True)
+    ref.log_probabilities(batch_ref).sum().backward()
+    assert batch.grad is not None and batch_ref.grad is not None
+    # an AD whose probabilities sum to exactly 1 sits on the kink of none = 1 - sum:
+    # there circuits of the same function may pick different one-sided derivatives
+    # (likewise a leaf with p = 0 or 1)
+    full = {leaf for g in gp.groups if abs(sum(b.leaf_probs[x] for x in g) - 1) < 1e-12
+            for leaf in g} | {i for i, q in enumerate(b.leaf_probs) if q in (0.0, 1.0)}
+    keep = [i for i in range(p.shape[0]) if i not in full]
+    assert torch.allclose(batch.grad[:, keep], batch_ref.grad[:, keep], atol=1e-9, rtol=1e-9)
+    r = eng.mpe(p)
+    assert abs(float(r.probability) - oracle_mpe(gp, b.leaf_probs)) <= 1e-12
+    assert abs(float(r.probability) - _world_prob(gp, b.leaf_probs, r.assignment)) <= 1e-12
+
+
+def test_auto_encoding_defines_acyclic_programs():
+    """Acyclic programs whose derived atoms feed other rules get a variable per such atom
+    and a dtree vtree; cyclic ones keep the lineage encoding (with a dtree vtree when
+    depth-first order beat program order)."""
+    from einlog.circuit.compile import DEFINED_MAX_WIDTH
+
+    defined = 0
+    for seed in range(20):
+        for acyclic in (True, False):
+            gp = random_program(seed, acyclic=acyclic).build()
+            comp = ExactEngine(gp).compiler
+            if comp._has_cycles(comp._default_roots()):
+                assert comp.encoding == "lineage"
+                # right-linear over program order, or the dtree where depth-first won
+                want = "dtree" if comp.var_order == "dtree" else "right"
+                assert comp.vtree_type == want
+            elif comp.encoding == "defined":
+                defined += 1
+                assert comp.vtree_type == "dtree" and comp.num_sdd_vars > comp.num_vars
+                assert comp._dtree is not None and comp._dtree.width <= DEFINED_MAX_WIDTH
+    assert defined >= 5

@@ -203,7 +203,8 @@ class ExactEngine:
     Compilation options (see :class:`~einlog.circuit.compile.SddCompiler`):
     ``vtree_type`` (``auto``/``right``/``balanced``), ``var_order`` (``auto``/``natural``/``dfs``),
     ``cycles`` (``auto``/``proof``/``eliminate``/``fixpoint``), ``minimize`` (dynamic vtree
-    search: smaller circuits for heavy batched use, slower compilation).
+    search: smaller circuits for heavy batched use, slower compilation), ``encoding``
+    (``auto``/``lineage``/``defined``: whether derived atoms get SDD variables of their own).
     """
 
     def __init__(
@@ -218,8 +219,10 @@ class ExactEngine:
         var_order: str = "auto",
         cycles: str = "auto",
         minimize: bool = False,
+        encoding: str = "auto",
     ) -> None:
         self.gp = gp
+        self.sdd_encoding = encoding
         self.cycles = cycles
         self.var_order = var_order
         self.minimize = minimize
@@ -250,6 +253,7 @@ class ExactEngine:
                 var_order=self.var_order,
                 cycles=self.cycles,
                 minimize=self.minimize,
+                encoding=self.sdd_encoding,
             )
         return self._compiler
 
@@ -355,7 +359,10 @@ class ExactEngine:
             q = p.detach().to(torch.float64).numpy()
             with np.errstate(divide="ignore"):
                 pos, neg = np.log(q), np.log1p(-q)
-        # PySDD's layout: weights of literals -V..-1, then 1..V
+        # PySDD's layout: weights of literals -V..-1, then 1..V; defined atoms'
+        # variables (after the leaves' and groups') weigh 1 (log 0) both ways
+        aux = np.zeros(int(manager.var_count()) - len(pos))
+        pos, neg = np.concatenate([pos, aux]), np.concatenate([neg, aux])
         arr = np.ascontiguousarray(np.concatenate([neg[::-1], pos]), dtype=np.float64)
         out = np.empty(len(nodes), dtype=np.float64)
         for k, node in enumerate(nodes):

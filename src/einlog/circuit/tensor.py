@@ -722,7 +722,10 @@ def _build_tensor_circuit(
             term_slot[node.id] = 1
         else:
             lit = int(node.literal)
-            term_slot[node.id] = 2 + (lit - 1) if lit > 0 else 2 + v + (-lit - 1)
+            if abs(lit) > v:  # a defined atom's variable: weight 1 either way (see compile)
+                term_slot[node.id] = 1
+            else:
+                term_slot[node.id] = 2 + (lit - 1) if lit > 0 else 2 + v + (-lit - 1)
             if smooth:
                 term_vtree[node.id] = var_pos[abs(lit)]
 
@@ -833,8 +836,10 @@ def _build_tensor_circuit(
             rows.append([] if r.is_false() else _missing(vt_of(r.id), r.is_true(), top, *tabs))
         e_seg = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
         e_vnode = np.asarray([x for r in rows for x in r], dtype=np.int64)
+        # below holds 1-based SDD vars; weights are indexed 0-based; defined atoms'
+        # variables (above v) have weight 1 both ways: max(1, 1) adds nothing
+        below = [[x for x in b if x <= v] for b in below]
         v_seg = np.repeat(np.arange(len(below)), [len(b) for b in below])
-        # below holds 1-based SDD vars; weights are indexed 0-based
         v_var = np.asarray([x - 1 for b in below for x in b], dtype=np.int64)
         smoothing = (e_vnode, e_seg.astype(np.int64), v_var, v_seg.astype(np.int64), len(below))
     return TensorCircuit(
