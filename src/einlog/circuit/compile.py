@@ -246,13 +246,15 @@ class SddCompiler:
             encoding = "lineage"
             if not cyclic and vtree_type == "auto" and var_order == "auto":
                 self._set_up_definitions(roots, shared_only=True)
-                if self._aux_var:
-                    dtree = self._build_dtree(roots)
+                factors = self._factors(roots) if self._aux_var else []
+                # a factor of k variables alone makes the width at least k - 1
+                if factors and max(map(len, factors)) <= DEFINED_MAX_WIDTH + 1:
+                    dtree = build_dtree(self.num_sdd_vars + self._placeholder_vars, factors)
                     if dtree.width <= DEFINED_MAX_WIDTH:
                         encoding, vtree_type, self._dtree = "defined", "dtree", dtree
-                    else:  # wide definitions (a sum over 100 digit pairs): keep lineages
-                        self._aux_var.clear()
-                        self.num_sdd_vars = self.num_vars
+                if encoding != "defined":  # wide definitions (sums of digit pairs): lineages
+                    self._aux_var.clear()
+                    self.num_sdd_vars = self.num_vars
         elif encoding == "defined":
             self._set_up_definitions(roots, shared_only=False)
         self.encoding = encoding
@@ -309,13 +311,12 @@ class SddCompiler:
     # ------------------------------------------------------------------ setup
     def _set_up_definitions(self, roots: list[int], *, shared_only: bool) -> None:
         """Give relevant non-recursive derived atoms their own SDD variables (defined
-        encoding): all of them, or (``shared_only``) those in the body of another
-        relevant atom -- a query nothing builds on gains nothing from a variable,
-        and conjoining the definitions of many sibling queries (the sums of an
-        addition) ties them into one large joint SDD.  Atoms of recursive
+        encoding): all of them, or (``shared_only``) the roots and those in the body
+        of another relevant atom -- an inner atom nothing else builds on gains nothing
+        from a variable.  Atoms of recursive
         components keep their lineage, built over the variables of the atoms below."""
         comps = self._setup_components(roots)
-        used: set[int] = set()
+        used: set[int] = set(roots)  # queries are answered as marginals of their variable
         if shared_only:
             for comp in comps:
                 for a in comp:

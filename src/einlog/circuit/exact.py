@@ -236,6 +236,8 @@ class ExactEngine:
         self._compiler: SddCompiler | None = None
         self._circuits: dict[tuple[Literal, ...], TensorCircuit] = {}
         self._roots: dict[tuple[Literal, ...], list[SddNode]] = {}
+        self._ev_roots: dict[tuple[Literal, ...], SddNode] = {}
+        self._query_var_list: list[int] | None = None
         self._weights: TensorCircuit | None = None  # root-less circuit: literal weights only
         self._mpe_circuits: dict[tuple[Literal, ...], TensorCircuit] = {}
         self._placed_copies: dict[tuple[int, torch.device], TensorCircuit] = {}
@@ -329,8 +331,49 @@ class ExactEngine:
         return nodes
 
     def compile(self, evidence: EvidenceSpec | None = None) -> None:
-        """Compile the SDDs of the queries (and evidence) now, without the tensor circuit."""
-        self._root_nodes(self._evidence(evidence))
+        """Compile now what :meth:`probabilities` needs, without the tensor circuit: the
+        SDDs of the queries (and evidence), or only the evidence's SDD where every query
+        is one SDD variable (see :meth:`_query_vars`)."""
+        ev = self._evidence(evidence)
+        if self._query_vars() is not None:
+            self._evidence_root(ev)
+        else:
+            self._root_nodes(ev)
+
+    def _query_vars(self) -> list[int] | None:
+        """The SDD variable of every query when each is one (a defined atom or a leaf
+        outside any AD), else ``None``.  Then one model count of the evidence's SDD,
+        with its literal marginals (PySDD's derivatives), answers all queries at once:
+        ``P(q | e) = WMC(delta & e & x_q) / WMC(delta & e)``."""
+        if self._query_var_list is not None:
+            return self._query_var_list or None
+        comp = self.compiler
+        leaf_of = comp._leaf_of_atom
+        out: list[int] = []
+        for q in self.queries:
+            var = comp._aux_var.get(q)
+            if var is None:
+                leaf = leaf_of.get(q)
+                if leaf is None or leaf in comp._group_of_leaf or comp.encoding != "defined":
+                    self._query_var_list = []
+                    return None
+                var = leaf + 1
+            out.append(var)
+        self._query_var_list = out
+        return out or None
+
+    def _evidence_root(self, ev: tuple[Literal, ...]) -> SddNode:
+        found = self._ev_roots.get(ev)
+        if found is None:
+            found = self._root_nodes(ev)[0] if ev in self._roots else None
+        if found is None:
+            comp = self.compiler
+            comp.restart_clock()
+            found = comp.compile_roots(
+                [list(ev)], label=lambda k: "the evidence " + self._format_evidence(ev)
+            )[0]
+        self._ev_roots[ev] = found
+        return found
 
     def _direct(self, ev: tuple[Literal, ...], p: torch.Tensor) -> bool:
         """Whether to count models on the SDD instead of building the tensor circuit:
@@ -345,7 +388,8 @@ class ExactEngine:
 
     def _log_wmc(self, ev: tuple[Literal, ...], p: torch.Tensor) -> torch.Tensor:
         """``log WMC`` of every root ``[R]`` by PySDD's weighted model counter (log space)."""
-        nodes = self._root_nodes(ev)
+        qvars = self._query_vars()
+        nodes = [self._evidence_root(ev)] if qvars is not None else self._root_nodes(ev)
         manager = self.compiler.manager
         if self.encoding.groups:  # sequential AD weights: the tensor circuit's own code
             if self._weights is None:
@@ -364,6 +408,21 @@ class ExactEngine:
         aux = np.zeros(int(manager.var_count()) - len(pos))
         pos, neg = np.concatenate([pos, aux]), np.concatenate([neg, aux])
         arr = np.ascontiguousarray(np.concatenate([neg[::-1], pos]), dtype=np.float64)
+        if qvars is not None and nodes[0].is_decision():
+            # one count of delta & e, then every query's log P(q | e) as a marginal
+            wmc = nodes[0].wmc(log_mode=True)
+            wmc.set_literal_weights_from_array(arr)
+            z = wmc.propagate()
+            if z == -np.inf:
+                out = np.full(len(qvars) + 1, -np.inf)
+            else:
+                out = np.asarray([z] + [wmc.literal_pr(manager.literal(v)) for v in qvars])
+                out[1:] += z if ev else 0.0  # with evidence the caller divides by WMC(e)
+            del wmc
+            manager.set_prevent_transformation(prevent=False)
+            return torch.as_tensor(out if ev else out[1:], dtype=p.dtype)
+        if qvars is not None:  # delta & e is a terminal: count the roots themselves
+            nodes = self._root_nodes(ev)
         out = np.empty(len(nodes), dtype=np.float64)
         for k, node in enumerate(nodes):
             if node.is_false():
