@@ -217,6 +217,7 @@ class SddCompiler:
         self._rules_cache: dict[int, list[int]] = {}
         self._setup_comps: tuple[tuple[int, ...], list[list[int]]] | None = None
         self._body_cache: dict[int, tuple[list[int], list[bool]]] = {}
+        self._rule_split: dict[int, tuple[SddNode, list[int]]] = {}
         self._flat_body: tuple[list[int], list[int], list[bool]] | None = None
         self._value: dict[int, SddNode] = {}  # atom id -> lineage (referenced)
         # proof-based cycle breaking: atom -> its recursive component's members and the
@@ -787,7 +788,7 @@ class SddCompiler:
             return self._back_substitute(atom)
         scc = self._scc_of[atom]
         try:
-            node = self._break_cycles(atom, scc, frozenset(), set(), set())
+            node = self._break_cycles(atom, scc, set(), set(), set())
         except _ProofBudget as exc:
             if exc.scc is not scc:
                 raise
@@ -807,7 +808,7 @@ class SddCompiler:
         self,
         atom: int,
         scc: frozenset[int],
-        ancestors: frozenset[int],
+        ancestors: set[int],
         cycles_broken: set[int],
         content: set[int],
     ) -> SddNode:
@@ -817,43 +818,48 @@ class SddCompiler:
         that is an ancestor is cut (false: a derivation through it is not well
         founded); translations are reused when the cuts they made are still
         ancestors and they contain no current ancestor.  Values are referenced and
-        owned by the component's translation table.
+        owned by the component's translation table.  ``ancestors`` is one set,
+        grown and shrunk along the recursion (copying it per call cost as much as
+        the applies on random graphs); each rule's literals outside the component
+        are conjoined once (:meth:`_split_rule`), not once per translation.
         """
-        if atom not in scc:
-            return self._lookup(atom)
         if atom in ancestors:
             cycles_broken.add(atom)
             return self.manager.false()
         table = self._translation[scc]
-        ancset = ancestors | {atom}
-        for node, cb, cn in table.get(atom, ()):
-            if cb <= ancset and not (ancset & cn):
-                cycles_broken |= cb
-                content |= cn
-                return node
+        entries = table.get(atom)
+        if entries:
+            ancestors.add(atom)
+            for node, cb, cn in entries:
+                if cb <= ancestors and ancestors.isdisjoint(cn):
+                    ancestors.discard(atom)
+                    cycles_broken |= cb
+                    content |= cn
+                    return node
+        else:
+            ancestors.add(atom)
         child_cb: set[int] = set()
         child_cn: set[int] = set()
         m = self.manager
         val = m.false()
-        for r in self._rules_of(atom):
-            atoms, negs = self._body(r)
-            body = m.true()
-            for b, neg in zip(atoms, negs):
-                if neg and b in scc:
-                    raise StratificationError(
-                        f"negation through recursion: {self._label(b)} is negated in a rule "
-                        f"of its own recursive component",
-                        hint="exact inference needs stratified negation",
-                    )
-                v = self._break_cycles(b, scc, ancset, child_cb, child_cn)
-                body = self._apply(body, ~v if neg else v, True)
-                if body.is_false():
+        try:
+            for r in self._rules_of(atom):
+                ext, inner = self._split_rule(r, scc)
+                if ext.is_false():
+                    continue
+                body = self._ref(ext)
+                for b in inner:
+                    v = self._break_cycles(b, scc, ancestors, child_cb, child_cn)
+                    body = self._apply(body, v, True)
+                    if body.is_false():
+                        break
+                val = self._apply(val, body, False)
+                self._deref(body)
+                if val.is_true():
                     break
-            val = self._apply(val, body, False)
-            self._deref(body)
-            if val.is_true():
-                break
-            self._check()
+                self._check()
+        finally:
+            ancestors.discard(atom)
         if not (val.is_true() or val.is_false()):
             content.add(atom)
         table.setdefault(atom, []).append(
@@ -866,6 +872,28 @@ class SddCompiler:
         content |= child_cn
         cycles_broken |= child_cb
         return val
+
+    def _split_rule(self, rule: int, scc: frozenset[int]) -> tuple[SddNode, list[int]]:
+        """A rule of a recursive component: the conjunction of its body literals outside
+        the component (referenced, built once) and its body atoms inside it."""
+        got = self._rule_split.get(rule)
+        if got is not None:
+            return got
+        atoms, negs = self._body(rule)
+        inner: list[int] = []
+        ext = self._ref(self.manager.true())
+        for b, neg in zip(atoms, negs):
+            if b in scc:
+                if neg:
+                    self._deref(ext)
+                    raise self._negation_in_component(b)
+                inner.append(b)
+            elif not ext.is_false():
+                val = self._lookup(b)
+                ext = self._apply(ext, ~val if neg else val, True)
+        got = (ext, inner)
+        self._rule_split[rule] = got
+        return got
 
     # ------------------------------------------------------------ elimination
     def _negation_in_component(self, b: int) -> StratificationError:
