@@ -849,6 +849,11 @@ class SddCompiler:
                     continue
                 body = self._ref(ext)
                 for b in inner:
+                    if b in ancestors:  # cut: the body is false (no call, no apply)
+                        child_cb.add(b)
+                        self._deref(body)
+                        body = m.false()
+                        break
                     v = self._break_cycles(b, scc, ancestors, child_cb, child_cn)
                     body = self._apply(body, v, True)
                     if body.is_false():
