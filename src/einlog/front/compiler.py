@@ -574,12 +574,16 @@ class _Compiler:
         """Classify one DNF conjunction into IR literals, creating aux predicates."""
         lits: list[BodyLiteral] = []
         for i, unit in enumerate(units):
+            if unit.kind == "atom":  # needs no variables from outside
+                lits.append(self._classify(unit.term, unit.span, False))
+                continue
+            if unit.kind == "neg" and is_ground(unit.term):  # nothing to share
+                lits.append(self._negation(unit, set(), ctx))
+                continue
             others: list[Term] = [*heads, *outer]
             others += [u.term for j, u in enumerate(units) if j != i]
             outside = set(_var_names(others)) | ctx.call_bound
-            if unit.kind == "atom":
-                lits.append(self._classify(unit.term, unit.span, False))
-            elif unit.kind == "neg":
+            if unit.kind == "neg":
                 lits.append(self._negation(unit, outside, ctx))
             else:
                 lits.append(self._aggregate(unit, outside, ctx))
