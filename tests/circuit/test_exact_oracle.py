@@ -393,3 +393,19 @@ def test_defined_encoding_with_evidence_outside_the_plan():
         _close(eng.probabilities(evidence=[(w, val)]).tolist(), want, 1e-12)
         p = torch.tensor(b.leaf_probs, dtype=torch.float64).unsqueeze(0)
         _close(eng.log_probabilities(p, evidence=[(w, val)])[0].exp().tolist(), want, 1e-12)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"encoding": "tseitin"}, "encoding must be one of"),
+        ({"var_order": "bogus"}, "var_order must be"),
+        ({"var_order": "bogus", "vtree_type": "dtree"}, "var_order must be"),
+        ({"vtree_type": "bogus"}, "unknown vtree type"),
+        ({"cycles": "bogus"}, "cycles must be one of"),
+    ],
+)
+def test_unknown_compile_options_are_rejected(options, message):
+    gp = random_program(3, acyclic=True).build()
+    with pytest.raises(ValueError, match=message):
+        ExactEngine(gp, **options).compile()
