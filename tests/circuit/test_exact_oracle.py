@@ -409,3 +409,28 @@ def test_unknown_compile_options_are_rejected(options, message):
     gp = random_program(3, acyclic=True).build()
     with pytest.raises(ValueError, match=message):
         ExactEngine(gp, **options).compile()
+
+
+def test_auto_defines_networks_with_large_cpts():
+    """A node with 5 parents has a 32-row CPT; its row leaves belong to that CPT only,
+    so they do not count towards the width and auto still picks the defined encoding."""
+    from einlog.front import compile_program
+    from einlog.ground import ground
+    from einlog.syntax import parse_program
+
+    rng = random.Random(5)
+    lines = []
+    for v in range(12):
+        parents = sorted(rng.sample(range(max(0, v - 6), v), min(v, 5)))
+        if not parents:
+            lines.append(f"{rng.uniform(0.1, 0.9):.3f}::x{v}.")
+        for mask in range(1 << len(parents)) if parents else ():
+            body = ", ".join(f"x{p}" if mask >> k & 1 else f"\\+x{p}"
+                             for k, p in enumerate(parents))
+            lines.append(f"{rng.uniform(0.05, 0.95):.3f}::x{v} :- {body}.")
+    lines += ["evidence(x11, true).", "query(x3).", "query(x7).", "query(x10)."]
+    gp = ground(compile_program(parse_program("\n".join(lines)))).program
+    auto = ExactEngine(gp)
+    assert auto.compiler.encoding == "defined"
+    want = ExactEngine(gp, encoding="lineage").probabilities().tolist()
+    _close(auto.probabilities().tolist(), want, 1e-12)

@@ -35,8 +35,10 @@ def test_chain_has_width_one_and_joins_bottom_up():
 
 
 def test_clique_width():
-    d = build_dtree(6, [[1, 2, 3, 4, 5, 6]])
+    # every pair of 1..6 meets in a factor: a 6-clique of shared variables
+    d = build_dtree(6, [[i, j] for i in range(1, 7) for j in range(i + 1, 7)])
     assert d.width == 5
+    assert build_dtree(6, [[1, 2, 3, 4, 5, 6]]).width == 0  # one factor: nothing shared
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -51,3 +53,10 @@ def test_every_variable_once_placeholders_dropped(seed):
     assert sorted(placed) == list(range(1, n_vars + 1))
     vt = dtree_vtree(n_keep, d)
     assert sorted(_vtree_vars(vt)) == list(range(1, n_keep + 1))
+
+
+def test_width_ignores_variables_of_one_factor():
+    # a CPT-like factor: head 1, parents 2..4, eight private row leaves 5..12
+    cpt = [1, 2, 3, 4, *range(5, 13)]
+    d = build_dtree(12, [cpt, [2, 3], [3, 4]])
+    assert d.width <= 3

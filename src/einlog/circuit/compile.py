@@ -52,7 +52,7 @@ Why it is built this way:
   0.1 s, 7x smaller SDDs).  ``auto`` uses it for acyclic programs whose
   dtree width is at most :data:`DEFINED_MAX_WIDTH`: the sum atoms of MNIST
   addition are queries nothing builds on (no variable), and two-digit
-  addition's number atoms give width 200, where conjoining the definitions
+  addition's number atoms give width 199, where conjoining the definitions
   of all 199 sums is far larger than their separate lineages.
 
 * **Cycles: components, then proof-based breaking or elimination.**
@@ -154,10 +154,20 @@ CYCLES = ("auto", "proof", "eliminate", "fixpoint")
 #: How derived atoms enter the SDD (see the module docstring).
 ENCODINGS = ("auto", "lineage", "defined")
 VTREE_TYPES = ("right", "balanced", "left", "vertical", "random", "dtree")
-#: ``encoding="auto"`` defines atoms only when the dtree's induced width is at most this:
-#: Bayesian networks with up to 3 parents have width 11 (and compile 10x faster defined);
-#: two-digit MNIST addition has width 200 (and runs out of budget defined)
+#: ``encoding="auto"`` defines atoms only when the dtree's induced width (over variables
+#: shared by two or more factors) is at most this: random Bayesian networks with up to 3
+#: / 5 parents have width 7 / 10 and compile 10x / 5-50x faster defined; single- and
+#: two-digit MNIST addition have 19 and 199 (defined, two digits ran out of budget)
 DEFINED_MAX_WIDTH = 16
+
+
+def _max_shared(factors: list[list[int]]) -> int:
+    """The most variables any factor shares with another factor."""
+    count: dict[int, int] = {}
+    for f in factors:
+        for v in f:
+            count[v] = count.get(v, 0) + 1
+    return max(sum(1 for v in f if count[v] > 1) for f in factors)
 
 #: ``cycles="auto"``: cycle-breaking translations a linear recursive component may make
 #: before it is solved by elimination instead (see :meth:`SddCompiler._eliminate`).
@@ -252,8 +262,8 @@ class SddCompiler:
             if not cyclic and vtree_type == "auto" and var_order == "auto":
                 self._set_up_definitions(roots, shared_only=True)
                 factors = self._factors(roots) if self._aux_var else []
-                # a factor of k variables alone makes the width at least k - 1
-                if factors and max(map(len, factors)) <= DEFINED_MAX_WIDTH + 1:
+                # a factor of k shared variables alone makes the width at least k - 1
+                if factors and _max_shared(factors) <= DEFINED_MAX_WIDTH + 1:
                     dtree = build_dtree(self.num_sdd_vars + self._placeholder_vars, factors)
                     if dtree.width <= DEFINED_MAX_WIDTH:
                         encoding, vtree_type, self._dtree = "defined", "dtree", dtree

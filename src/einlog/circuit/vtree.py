@@ -52,7 +52,7 @@ class Dtree:
     placed: list[list[int]]
     root: int
     unplaced: list[int]
-    width: int  # the largest neighbourhood eliminated (induced width of the order)
+    width: int  # induced width of the order, over variables shared by two or more factors
 
 
 def build_dtree(num_vars: int, factors: Sequence[Sequence[int]]) -> Dtree:
@@ -83,13 +83,18 @@ def build_dtree(num_vars: int, factors: Sequence[Sequence[int]]) -> Dtree:
     heap = [(len(adj[v]), v) for v in range(1, num_vars + 1)]
     heapq.heapify(heap)
     done = [False] * (num_vars + 1)
+    # a variable of one factor only (a CPT row's leaf) grows that factor's SDD linearly,
+    # not the joint of several: the width counts the shared neighbours
+    private = [len(m) < 2 for m in mentions]
     width = 0
     while heap:
         deg, v = heapq.heappop(heap)
         if done[v] or deg != len(adj[v]):
             continue
         done[v] = True
-        width = max(width, deg)
+        shared = deg - sum(1 for x in adj[v] if private[x])
+        if shared > width:
+            width = shared
         trees = sorted({find(i) for i in mentions[v]})
         if not trees:
             unplaced.append(v)
