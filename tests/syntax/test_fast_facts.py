@@ -1,4 +1,5 @@
-"""The plain-fact fast path must be invisible: same statements, same spans, same errors.
+"""The plain-fact and ground-rule fast paths must be invisible: same statements, same
+spans, same errors.
 
 Random programs mix plain facts with everything that could fool a line-based
 reader (multi-line clauses, block comments and quoted atoms spanning lines,
@@ -87,6 +88,32 @@ def _fact(draw: Any) -> str:
     return f"{draw(_sp)}{prob}{draw(_names)}({body}){draw(_sp)}.{tail}"
 
 
+@st.composite
+def _atom(draw: Any) -> str:
+    name = draw(_names)
+    if draw(st.booleans()):
+        return name
+    args = draw(st.lists(_consts, min_size=1, max_size=3))
+    return f"{name}(" + ("," + draw(_sp)).join(f"{draw(_sp)}{a}" for a in args) + draw(_sp) + ")"
+
+
+@st.composite
+def _rule(draw: Any) -> str:
+    """Ground rules, with what could fool the rule fast path: ``:-\\+`` (one symbol
+    token), ``\\+(``, operator names, line breaks inside the body."""
+    lits = []
+    for _ in range(draw(st.integers(1, 4))):
+        neg = draw(st.sampled_from(["", "", "\\+", "\\+ ", "\\+  ", "\\+("]))
+        atom = draw(_atom())
+        lits.append(f"{neg}{atom})" if neg == "\\+(" else f"{neg}{atom}")
+    sep = draw(st.sampled_from([", ", ",", " , ", ",\n  ", ",\t"]))
+    prob = draw(st.sampled_from(["", "", "0.5::", "1 :: ", "0.3e-1::", "t(0.5)::"]))
+    neck = draw(st.sampled_from([" :- ", ":-", " :-", ":- ", " :-\t"]))
+    tail = draw(st.sampled_from(["", "", " ", " % note", "%c", "\r"]))
+    end = draw(st.sampled_from([".", ".", " .", ""]))
+    return f"{draw(_sp)}{prob}{draw(_atom())}{neck}{sep.join(lits)}{end}{tail}"
+
+
 _other = st.sampled_from([
     "p(X) :- edge(X, _).",
     "p(X) :-\n  edge(X, Y),\n  q(Y).",
@@ -131,7 +158,7 @@ _other = st.sampled_from([
 
 @st.composite
 def _program(draw: Any) -> str:
-    lines = draw(st.lists(st.one_of(_fact(), _fact(), _other), max_size=12))
+    lines = draw(st.lists(st.one_of(_fact(), _fact(), _rule(), _rule(), _other), max_size=12))
     nl = draw(st.sampled_from(["\n", "\n", "\r\n", "\n\n"]))
     end = draw(st.sampled_from(["", "\n", " ", "%"]))
     return nl.join(lines) + end
@@ -160,6 +187,15 @@ def test_fast_path_matches_full_parser(text: str) -> None:
 )
 def test_fast_path_examples(text: str) -> None:
     _same(text)
+
+
+def test_rule_fast_path_is_used() -> None:
+    from einlog.syntax.parser import _FAST_RULE_RE
+
+    line = "0.3::x3 :- x1, \\+x2, a(b, 'c d', -1).\n"
+    assert _FAST_RULE_RE.match(line) is not None
+    _same(line * 3)
+    assert _FAST_RULE_RE.match("x3:-\\+x1.\n") is None  # ':-\\+' is one token
 
 
 def test_fast_path_is_used_and_spans_point_at_the_text() -> None:

@@ -202,6 +202,22 @@ _FAST_FACT_RE = re.compile(
     r"([a-z][A-Za-z0-9_]*)\(([ \t]*" + _FAST_ARG + r"[ \t]*(?:,[ \t]*" + _FAST_ARG
     + r"[ \t]*)*)\)[ \t]*(\.))?[ \t\r]*(?:%[^\n]*)?(?:\n|\Z)"
 )
+# One line holding a plain ground rule ``[P::]head :- lit, ..., lit.``: every literal an
+# atom (constants only, as above) or ``\+`` before one.  ``:-`` must be followed by a blank
+# or a name (``:-\+`` is one symbol token), ``\+`` by a blank or a name (``\+(`` is a call).
+_FAST_ATOM = r"[a-z][A-Za-z0-9_]*(?:\([ \t]*" + _FAST_ARG + r"[ \t]*(?:,[ \t]*" + _FAST_ARG + \
+    r"[ \t]*)*\))?"
+_FAST_LIT = r"(?:\\\+[ \t]*)?" + _FAST_ATOM
+_FAST_RULE_RE = re.compile(
+    r"[ \t]*(?:([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)[ \t]*::[ \t]*)?(" + _FAST_ATOM
+    + r")[ \t]*:-(?:[ \t]+|(?=[a-z]))(" + _FAST_LIT + r"(?:[ \t]*,[ \t]*" + _FAST_LIT
+    + r")*)[ \t]*(\.)[ \t\r]*(?:%[^\n]*)?(?:\n|\Z)"
+)
+# One literal of such a body: negation, name, arguments (without the parentheses).
+_FAST_LIT_RE = re.compile(
+    r"(\\\+[ \t]*)?([a-z][A-Za-z0-9_]*)(?:\(([ \t]*" + _FAST_ARG + r"[ \t]*(?:,[ \t]*"
+    + _FAST_ARG + r"[ \t]*)*)\))?"
+)
 # Heads the classifier treats specially, and names the tokenizer reads as operators.
 _FAST_SPECIAL_HEADS = frozenset({"query", "evidence"})
 _new_object = object.__new__
@@ -209,6 +225,16 @@ _new_object = object.__new__
 # dataclass's __init__ (one object.__setattr__ call per field) at a third of its cost.
 _SPAN_SET = tuple(SourceSpan.__dict__[f].__set__
                   for f in ("source", "line", "col", "end_line", "end_col"))
+
+
+def _col(term: Struct) -> int:
+    assert term.span is not None
+    return term.span.col
+
+
+def _end_col(term: Struct) -> int:
+    assert term.span is not None
+    return term.span.end_col
 
 
 def _span_fast(source: Source, line: int, col: int, end_col: int) -> SourceSpan:
@@ -450,7 +476,17 @@ class _Parse:
         while True:
             m = match(text, pos)
             if m is None:
-                break
+                rm = _FAST_RULE_RE.match(text, pos)
+                got = self._fast_rule(rm, line, line_start) if rm is not None else None
+                if got is None:
+                    break
+                append(got[0])
+                dot, dot_line = got[1], line
+                pos = rm.end()  # type: ignore[union-attr]
+                if text[pos - 1] == "\n":
+                    line += 1
+                    line_start = pos
+                continue
             end = m.end()
             if end == pos:
                 break
@@ -531,6 +567,76 @@ class _Parse:
                 line_start = end
         last = _Tok("END", ".", ".", dot_line, dot, dot_line, dot + 1)
         return out, pos, line, line_start, last
+
+    def _fast_rule(
+        self, m: re.Match[str], line: int, line_start: int
+    ) -> tuple[Statement, int] | None:
+        """The statement of a :data:`_FAST_RULE_RE` match and its '.' column, built as
+        the full parser builds it (same terms, same spans); ``None``: let it read it."""
+        text = self.text
+        lits = list(_FAST_LIT_RE.finditer(text, m.start(3), m.end(3)))
+        if len(lits) + 5 > self.max_depth:
+            return None  # the full parser reports the depth
+        head_m = _FAST_LIT_RE.match(text, m.start(2))
+        head = self._fast_atom(head_m, line, line_start) if head_m is not None else None
+        if head is None or head.functor in _FAST_SPECIAL_HEADS:
+            return None
+        source = self.source
+        terms: list[Struct] = []
+        for lm in lits:
+            atom = self._fast_atom(lm, line, line_start)
+            if atom is None:
+                return None
+            if lm.group(1) is not None:
+                col = lm.start(1) - line_start + 1
+                atom = Struct("\\+", (atom,), _span_fast(source, line, col, _end_col(atom)))
+            terms.append(atom)
+        body: Struct = terms[-1]
+        end_col = _end_col(body)
+        for t in reversed(terms[:-1]):
+            body = Struct(",", (t, body), _span_fast(source, line, _col(t), end_col))
+        dot = m.start(4) - line_start + 1
+        prob_text = m.group(1)
+        if prob_text is None:
+            return Clause(head, body, _span_fast(source, line, _col(head), dot + 1)), dot
+        if "." in prob_text or "e" in prob_text or "E" in prob_text:
+            prob: Term = float(prob_text)
+        else:
+            prob = int(prob_text)
+        span = _span_fast(source, line, m.start(1) - line_start + 1, dot + 1)
+        return ProbabilisticClause([(prob, head)], body, span), dot
+
+    def _fast_atom(self, m: re.Match[str], line: int, line_start: int) -> Struct | None:
+        """The atom of a :data:`_FAST_LIT_RE` match (``None``: an operator name)."""
+        name = m.group(2)
+        if name in WORD_OPERATORS:
+            return None
+        col = m.start(2) - line_start + 1
+        end_col = m.end() - line_start + 1
+        args_text = m.group(3)
+        if args_text is None:
+            return Struct(self.names.setdefault(name, name), (), _span_fast(
+                self.source, line, col, end_col))
+        args: list[Term] = []
+        c = m.start(3) - line_start + 1
+        for part in args_text.split(","):
+            item = part.strip(" \t")
+            item_col = c + len(part) - len(part.lstrip(" \t"))
+            c += len(part) + 1
+            ch = item[0]
+            if "a" <= ch <= "z" or ch == "'":
+                if item in WORD_OPERATORS:
+                    return None
+                value = item if ch != "'" else item[1:-1]
+                value = self.names.setdefault(value, value)
+                args.append(Struct(value, (), _span_fast(
+                    self.source, line, item_col, item_col + len(item))))
+            elif "." in item or "e" in item or "E" in item:
+                args.append(float(item))
+            else:
+                args.append(int(item))
+        return Struct(self.names.setdefault(name, name), args, _span_fast(
+            self.source, line, col, end_col))
 
     def _bad_char(self, pos: int, line: int, line_start: int) -> NoReturn:
         text = self.text
