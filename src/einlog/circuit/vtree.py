@@ -63,7 +63,22 @@ def build_dtree(num_vars: int, factors: Sequence[Sequence[int]]) -> Dtree:
     for i, f in enumerate(factors):
         for v in f:
             mentions[v].append(i)
-            adj[v].update(f)
+    # A variable of one factor only (a CPT row's leaf) is simplicial: it is eliminated
+    # first, at its factor, with no fill; it grows that factor's SDD linearly, not the
+    # joint of several, so the width counts shared variables only.
+    placed: list[list[int]] = [[] for _ in range(n_f)]
+    done = [False] * (num_vars + 1)
+    for i, f in enumerate(factors):
+        shared = []
+        for v in f:
+            if len(mentions[v]) == 1:
+                if not done[v]:
+                    done[v] = True
+                    placed[i].append(v)
+            else:
+                shared.append(v)
+        for v in shared:
+            adj[v].update(shared)
     for v in range(num_vars + 1):
         adj[v].discard(v)
     # live subtree containing each factor: union-find over dtree nodes
@@ -78,23 +93,16 @@ def build_dtree(num_vars: int, factors: Sequence[Sequence[int]]) -> Dtree:
         return root
 
     joins: list[tuple[int, int]] = []
-    placed: list[list[int]] = [[] for _ in range(n_f)]
     unplaced: list[int] = []
-    heap = [(len(adj[v]), v) for v in range(1, num_vars + 1)]
+    heap = [(len(adj[v]), v) for v in range(1, num_vars + 1) if not done[v]]
     heapq.heapify(heap)
-    done = [False] * (num_vars + 1)
-    # a variable of one factor only (a CPT row's leaf) grows that factor's SDD linearly,
-    # not the joint of several: the width counts the shared neighbours
-    private = [len(m) < 2 for m in mentions]
     width = 0
     while heap:
         deg, v = heapq.heappop(heap)
         if done[v] or deg != len(adj[v]):
             continue
         done[v] = True
-        shared = deg - sum(1 for x in adj[v] if private[x])
-        if shared > width:
-            width = shared
+        width = max(width, deg)
         trees = sorted({find(i) for i in mentions[v]})
         if not trees:
             unplaced.append(v)
