@@ -81,6 +81,10 @@ CONTROL: frozenset[PredKey] = frozenset(
     {(",", 2), (";", 2), ("->", 2), ("*->", 2), ("\\+", 1), ("not", 1), ("call", 1)}
 )
 AGGREGATES: frozenset[PredKey] = frozenset({("aggregate_all", 3), ("findall", 3)})
+#: body goals :meth:`_Compiler._dnf` expands rather than calls
+_NOT_PLAIN: frozenset[PredKey] = CONTROL | AGGREGATES | {("true", 0), ("fail", 0), ("false", 0)}
+#: ground rules with plain conjunction bodies skip the general clause path (tests compare)
+_FAST_GROUND_RULES = True
 
 
 @dataclass
@@ -945,6 +949,11 @@ class _Compiler:
                 return
         weights = [self._weight(p, h, st.span) for p, h in st.heads]
         self._check_ad_sum(weights, [p for p, _ in st.heads], st.span)
+        if _FAST_GROUND_RULES and len(weights) == 1 and weights[0].kind != "expr":
+            parts = self._ground_conjunction(st.heads[0][1], st.body)
+            if parts is not None:
+                self._ground_choice(weights[0], st.heads[0][1], parts, st.span)
+                return
         heads = [h for _, h in st.heads]
         if (
             st.body is None
@@ -963,6 +972,44 @@ class _Compiler:
         # only probability expressions read variables; t(_) is a parameter, not an expression
         probs = [p for (p, _), w in zip(st.heads, weights) if w.kind == "expr"]
         self._choice(alternatives, st.body, heads, probs, call_bound, st.span)
+
+    def _ground_conjunction(
+        self, head: Struct, body: Term | None
+    ) -> list[tuple[Struct, bool, SourceSpan | None]] | None:
+        """``body`` as ``(atom, negated, span)`` when the rule is ground and its body a plain
+        conjunction of user atoms and their negations (a CPT row); else ``None``."""
+        if body is None or not _flat_ground(head):
+            return None
+        out: list[tuple[Struct, bool, SourceSpan | None]] = []
+        t: Term = body
+        while True:
+            part = t.args[0] if isinstance(t, Struct) and t.indicator == (",", 2) else t
+            if not isinstance(part, Struct):
+                return None
+            negated = part.indicator == ("\\+", 1)
+            atom = part.args[0] if negated else part
+            if (not isinstance(atom, Struct) or not _flat_ground(atom)
+                    or atom.indicator in self.builtins or atom.indicator in _NOT_PLAIN):
+                return None
+            out.append((atom, negated, part.span))
+            if part is t:
+                return out
+            t = t.args[1]  # type: ignore[union-attr]
+
+    def _ground_choice(
+        self,
+        weight: Weight,
+        head: Struct,
+        parts: list[tuple[Struct, bool, SourceSpan | None]],
+        span: SourceSpan | None,
+    ) -> None:
+        """What :meth:`_choice` builds for a ground rule with a plain conjunction body: the
+        literals in written order (all ground, so nothing to order or bind), no variables."""
+        cid = len(self.ir.choices)
+        lits = tuple(self._classify(atom, sp, negated) for atom, negated, sp in parts)
+        self.ir.choices.append(Choice(cid, [(weight, head)], lits, (), span))
+        marker = Struct(CHOICE_FUNCTOR, (cid, 0, Struct("vars", [])), span)
+        self.ir.rules.append(Rule(head, (*lits, PredLiteral(marker, False, span)), span))
 
     def _neural(self, st: NeuralDeclaration) -> None:
         self.ir.networks.add(st.network)
