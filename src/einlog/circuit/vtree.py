@@ -17,6 +17,11 @@ Why it is built this way:
 * **Min-degree, not min-fill.**  Min-fill is O(degree^2) per step and took
   seconds on a 160-node Bayesian network; min-degree gave the same compile
   times on the benchmark families.
+* **Variables of one factor are placed first, at their factor.**  A CPT row's
+  leaf is simplicial (no fill); eliminating it in the heap loop cost work
+  quadratic in the CPT size and could interleave rows with shared variables.
+  The width counts shared variables only: private ones grow their factor's
+  SDD linearly, not the joint of several factors.
 * **Through a vtree file.**  PySDD builds arbitrary vtrees only by reading the
   SDD library's vtree format; the file is written to a temporary directory,
   read and deleted (a few tenths of a millisecond).
