@@ -111,8 +111,7 @@ class _Clause:
         span: SourceSpan | None,
         has_rules: set[PredKey],
     ) -> None:
-        self.head = _fix_anonymous(head, body)[0]
-        self.body = _fix_anonymous(head, body)[1]
+        self.head, self.body = _fix_anonymous(head, body)
         self.span = span
         self.pred = head.indicator
         kinds: list[int] = []
