@@ -258,6 +258,20 @@ def test_constant_roots():
     assert abs(float(r.probability) - 0.5) < 1e-15
 
 
+@pytest.mark.parametrize("seed", range(0, 60, 6))
+@pytest.mark.parametrize("vtree_type", ["right", "balanced"])
+def test_defined_encoding_with_a_fixed_vtree(seed, vtree_type):
+    """Without a dtree the definitions are conjoined one after the other."""
+    b = random_program(seed, acyclic=True)
+    gp = b.build()
+    want = oracle(gp, b.leaf_probs)
+    if want and want[0] != want[0]:
+        return
+    eng = ExactEngine(gp, encoding="defined", vtree_type=vtree_type)
+    _close(eng.probabilities().tolist(), want, 1e-10)
+    assert abs(float(eng.mpe().probability) - oracle_mpe(gp, b.leaf_probs)) <= 1e-12
+
+
 @pytest.mark.parametrize(
     "options",
     [

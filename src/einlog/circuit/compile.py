@@ -1172,7 +1172,6 @@ class SddCompiler:
             self._deref(d)
             parts[k] = c
             self._check()
-        assert self._dtree is not None or len(parts) <= 1
         joins = conjoin_order(self._dtree) if self._dtree is not None else []
         for node, left, right in joins:
             a, b = parts.pop(left, None), parts.pop(right, None)
@@ -1185,7 +1184,7 @@ class SddCompiler:
             self._deref(b)
             self._check()
         delta = self._ref(m.true())
-        for rest in parts.values():  # one part after a full dtree; more only without one
+        for rest in parts.values():  # one part after a dtree; all of them in order without
             delta = self._apply(delta, rest, True)
             self._deref(rest)
         self._delta = delta
