@@ -363,9 +363,12 @@ class ExactEngine:
         return out or None
 
     def _evidence_root(self, ev: tuple[Literal, ...]) -> SddNode:
+        """The SDD of the evidence alone (``delta`` without evidence), compiled once; the
+        first of :meth:`_root_nodes` when those exist (without evidence they start with
+        the first query)."""
         found = self._ev_roots.get(ev)
-        if found is None:
-            found = self._root_nodes(ev)[0] if ev in self._roots else None
+        if found is None and ev and ev in self._roots:
+            found = self._roots[ev][0]
         if found is None:
             comp = self.compiler
             comp.restart_clock()
@@ -537,10 +540,7 @@ class ExactEngine:
         circ = self._mpe_circuits.get(ev)
         if circ is None:
             comp = self.compiler
-            comp.restart_clock()
-            node = comp.compile_roots(
-                [list(ev)], label=lambda k: "the evidence " + self._format_evidence(ev)
-            )[0]
+            node = self._evidence_root(ev)
             constraint = comp.mpe_constraint()
             root = node & constraint
             root.ref()
