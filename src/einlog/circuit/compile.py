@@ -665,11 +665,7 @@ class SddCompiler:
         for a, neg in zip(atoms, negs):
             if scc is not None and a in scc:
                 if neg:
-                    raise StratificationError(
-                        f"negation through recursion: {self._label(a)} is negated in a rule "
-                        f"of its own recursive component",
-                        hint="exact inference needs stratified negation",
-                    )
+                    raise self._negation_in_component(a)
                 val = cur[a]
             else:
                 val = self._lookup(a)
