@@ -237,9 +237,8 @@ class SddCompiler:
         # proof-based cycle breaking: atom -> its recursive component's members and the
         # component's translation table (atom -> [(sdd, cycles broken, content)])
         self._scc_of: dict[int, frozenset[int]] = {}
-        self._translation: dict[
-            frozenset[int], dict[int, list[tuple[SddNode, frozenset[int], frozenset[int]]]]
-        ] = {}
+        self._translation: dict[frozenset[int], dict[int, list[tuple[SddNode, int, int]]]] = {}
+        self._bit: dict[int, int] = {}  # member of a proof-broken component -> its bit
         # cycles="auto": translations a linear component may still make before it is
         # solved by elimination instead, and its members' order
         self._proof_budget: dict[frozenset[int], int] = {}
@@ -792,7 +791,7 @@ class SddCompiler:
             return self._back_substitute(atom)
         scc = self._scc_of[atom]
         try:
-            node = self._break_cycles(atom, scc, set(), set(), set())
+            node = self._break_cycles(atom, scc, 0)[0]
         except _ProofBudget as exc:
             if exc.scc is not scc:
                 raise
@@ -809,78 +808,71 @@ class SddCompiler:
         return node
 
     def _break_cycles(
-        self,
-        atom: int,
-        scc: frozenset[int],
-        ancestors: set[int],
-        cycles_broken: set[int],
-        content: set[int],
-    ) -> SddNode:
-        """Lineage of ``atom`` counting only derivations that do not revisit ``ancestors``.
+        self, atom: int, scc: frozenset[int], ancestors: int
+    ) -> tuple[SddNode, int, int]:
+        """Lineage of ``atom`` counting only derivations that do not revisit ``ancestors``,
+        with the cuts it made and the atoms it contains.
 
         ProbLog's proof-based cycle breaking (problog.cycles) on SDDs: a body atom
         that is an ancestor is cut (false: a derivation through it is not well
         founded); translations are reused when the cuts they made are still
         ancestors and they contain no current ancestor.  Values are referenced and
-        owned by the component's translation table.  ``ancestors`` is one set,
-        grown and shrunk along the recursion (not a copy per call), and each rule's
-        literals outside the component are conjoined once (:meth:`_split_rule`), not
-        once per translation: a third fewer applies on graphs, grids and smokers.
+        owned by the component's translation table.  Atom sets (ancestors, cuts,
+        content) are bitmasks over the component's members (:attr:`_bit`): the
+        reuse test runs once per stored translation on every visit (65 000 times
+        on a 4x4 grid), and two integer ``&`` beat two set comparisons.  Each
+        rule's literals outside the component are conjoined once
+        (:meth:`_split_rule`), not once per translation.
         """
-        if atom in ancestors:
-            cycles_broken.add(atom)
-            return self.manager.false()
+        bit = self._bit
+        ancestors |= bit[atom]
         table = self._translation[scc]
         entries = table.get(atom)
-        if entries:
-            ancestors.add(atom)
-            for node, cb, cn in entries:
-                if cb <= ancestors and ancestors.isdisjoint(cn):
-                    ancestors.discard(atom)
-                    cycles_broken |= cb
-                    content |= cn
-                    return node
+        if entries is None:
+            entries = table[atom] = []
         else:
-            ancestors.add(atom)
-        child_cb: set[int] = set()
-        child_cn: set[int] = set()
-        m = self.manager
-        val = m.false()
-        try:
-            for r in self._rules_of(atom):
-                ext, inner = self._split_rule(r, scc)
-                if ext.is_false():
-                    continue
-                body = self._ref(ext)
-                for b in inner:
-                    if b in ancestors:  # cut: the body is false (no call, no apply)
-                        child_cb.add(b)
-                        self._deref(body)
-                        body = m.false()
-                        break
-                    v = self._break_cycles(b, scc, ancestors, child_cb, child_cn)
-                    body = self._apply(body, v, True)
-                    if body.is_false():
-                        break
+            outside = ~ancestors
+            for entry in entries:
+                if not (entry[1] & outside or entry[2] & ancestors):
+                    return entry
+        cuts = content = 0
+        val: SddNode | None = None
+        for r in self._rules_of(atom):
+            ext, inner = self._split_rule(r, scc)
+            if ext.is_false():
+                continue
+            body = self._ref(ext)
+            for b in inner:
+                b_bit = bit[b]
+                if b_bit & ancestors:  # cut: the body is false (no call, no apply)
+                    cuts |= b_bit
+                    self._deref(body)
+                    body = self.manager.false()
+                    break
+                v, v_cuts, v_content = self._break_cycles(b, scc, ancestors)
+                cuts |= v_cuts
+                content |= v_content
+                body = self._apply(body, v, True)
+                if body.is_false():
+                    break
+            if val is None:
+                val = body
+            else:
                 val = self._apply(val, body, False)
                 self._deref(body)
-                if val.is_true():
-                    break
-                self._check()
-        finally:
-            ancestors.discard(atom)
-        if not (val.is_true() or val.is_false()):
-            content.add(atom)
-        table.setdefault(atom, []).append(
-            (val, frozenset(child_cb), frozenset(child_cn - child_cb))
-        )
+            if val.is_true():
+                break
+            self._check()
+        if val is None:
+            val = self.manager.false()
+        entries.append((val, cuts, content & ~cuts))
         if scc in self._proof_budget:
             self._proof_budget[scc] -= 1
             if self._proof_budget[scc] < 0:
                 raise _ProofBudget(scc)
-        content |= child_cn
-        cycles_broken |= child_cb
-        return val
+        if not (val.is_true() or val.is_false()):
+            content |= bit[atom]
+        return val, cuts, content
 
     def _split_rule(self, rule: int, scc: frozenset[int]) -> tuple[SddNode, list[int]]:
         """A rule of a recursive component: the conjunction of its body literals outside
@@ -1084,8 +1076,9 @@ class SddCompiler:
                     self._proof_budget[members] = PROOF_BUDGET
                     self._comp_rank[members] = {a: i for i, a in enumerate(comp)}
                 self._translation[members] = {}
-                for a in comp:
+                for i, a in enumerate(comp):
                     self._scc_of[a] = members
+                    self._bit[a] = 1 << i
                 continue
             # least fixpoint of a recursive component, Gauss-Seidel; SDDs are canonical,
             # so "no node id changed in a full pass" is exact convergence.
