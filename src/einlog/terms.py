@@ -29,6 +29,7 @@ __all__ = [
     "LIST_FUNCTOR",
     "atom",
     "is_ground",
+    "has_anonymous",
     "variables",
     "indicator",
     "make_list",
@@ -171,6 +172,23 @@ def is_ground(term: Term) -> bool:
         if isinstance(t, Struct) and t.args:
             stack.extend(t.args)
     return True
+
+
+def has_anonymous(terms: Iterable[Term | None]) -> bool:
+    """Whether a bare anonymous variable ``_`` occurs in ``terms`` (``None`` entries skipped).
+
+    The parser names every ``_`` apart; hand-built terms may still hold ``Var("_")``,
+    which the front end and the grounder rename -- after this cheap check, not always.
+    """
+    stack = [t for t in terms if t is not None]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, Var):
+            if t.name == "_":
+                return True
+        elif isinstance(t, Struct) and t.args:
+            stack.extend(t.args)
+    return False
 
 
 def variables(term: Term | Iterable[Term]) -> list[Var]:

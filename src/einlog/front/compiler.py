@@ -71,7 +71,7 @@ from einlog.syntax.ast import (
     Query,
     Statement,
 )
-from einlog.terms import Str, Struct, Term, Var, is_ground, variables
+from einlog.terms import Str, Struct, Term, Var, has_anonymous, is_ground, variables
 
 __all__ = ["compile_program", "MAX_CONJUNCTIONS", "AD_TOLERANCE"]
 
@@ -197,6 +197,12 @@ def _flat_ground(head: Struct) -> bool:
 def _rename_anonymous(st: Statement) -> Statement:
     if isinstance(st, Clause) and st.body is None and _flat_ground(st.head):
         return st  # a plain fact: rebuilding it would cost ~15 us per fact for nothing
+    if isinstance(st, (Clause, ProbabilisticClause)):
+        # rebuilding a rule costs a copy of every term; parsed programs never need it
+        terms: list[Term] = (
+            [st.head] if isinstance(st, Clause) else [t for pair in st.heads for t in pair])
+        if not has_anonymous([*terms, st.body]):
+            return st
     anon = _Anon()
     if isinstance(st, Clause):
         return Clause(anon.struct(st.head), anon.opt(st.body), st.span)

@@ -79,7 +79,7 @@ from einlog.ir.nodes import (
     PredLiteral,
     Weight,
 )
-from einlog.terms import Struct, Term, Var, make_list
+from einlog.terms import Struct, Term, Var, has_anonymous, make_list
 
 __all__ = ["TopDownGrounder", "run_grounding", "Grounding"]  # Grounding: for columnar.py
 
@@ -161,20 +161,9 @@ def _fix_anonymous(
             return BuiltinLiteral(fix(lit.atom), lit.negated, lit.span)  # type: ignore[arg-type]
         return lit
 
-    if not _has_anon([head, *[getattr(lit, "atom", None) for lit in body]]):
+    if not has_anonymous([head, *[getattr(lit, "atom", None) for lit in body]]):
         return head, body
     return fix(head), tuple(fix_lit(lit) for lit in body)  # type: ignore[return-value]
-
-
-def _has_anon(terms: Sequence[Term | None]) -> bool:
-    stack = [t for t in terms if t is not None]
-    while stack:
-        t = stack.pop()
-        if isinstance(t, Var) and t.name == "_":
-            return True
-        if isinstance(t, Struct):
-            stack.extend(t.args)
-    return False
 
 
 class _Table:
