@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from pysdd.sdd import SddNode
 
+from einlog.circuit.bdd import BddManager, log_wmc
 from einlog.circuit.compile import CompileLimits, Literal, RootSpec, SddCompiler, atom_label
 from einlog.circuit.tensor import CircuitCache, LiteralEncoding, TensorCircuit, build_tensor_circuit
 from einlog.errors import InferenceError, NeuralError
@@ -204,7 +205,9 @@ class ExactEngine:
     ``vtree_type`` (``auto``/``right``/``balanced``), ``var_order`` (``auto``/``natural``/``dfs``),
     ``cycles`` (``auto``/``proof``/``eliminate``/``fixpoint``), ``minimize`` (dynamic vtree
     search: smaller circuits for heavy batched use, slower compilation), ``encoding``
-    (``auto``/``lineage``/``defined``: whether derived atoms get SDD variables of their own).
+    (``auto``/``lineage``/``defined``: whether derived atoms get SDD variables of their own),
+    ``backend`` (``auto``/``sdd``/``bdd``: ``auto`` compiles recursive programs whose vtree
+    would be right-linear to ordered BDDs with CUDD, see :mod:`einlog.circuit.bdd`).
     """
 
     def __init__(
@@ -220,8 +223,10 @@ class ExactEngine:
         cycles: str = "auto",
         minimize: bool = False,
         encoding: str = "auto",
+        backend: str = "auto",
     ) -> None:
         self.gp = gp
+        self.backend = backend
         self.sdd_encoding = encoding
         self.cycles = cycles
         self.var_order = var_order
@@ -256,6 +261,7 @@ class ExactEngine:
                 cycles=self.cycles,
                 minimize=self.minimize,
                 encoding=self.sdd_encoding,
+                backend=self.backend,
             )
         return self._compiler
 
@@ -348,6 +354,9 @@ class ExactEngine:
         if self._query_var_list is not None:
             return self._query_var_list or None
         comp = self.compiler
+        if comp.backend == "bdd":  # literal marginals are PySDD's; a BDD counts each root
+            self._query_var_list = []
+            return None
         leaf_of = comp._leaf_of_atom
         out: list[int] = []
         for q in self.queries:
@@ -406,6 +415,10 @@ class ExactEngine:
             q = p.detach().to(torch.float64).numpy()
             with np.errstate(divide="ignore"):
                 pos, neg = np.log(q), np.log1p(-q)
+        if isinstance(manager, BddManager):
+            pad = [0.0] * (manager.var_count() - len(pos))
+            counts = log_wmc(manager, nodes, [*pos.tolist(), *pad], [*neg.tolist(), *pad])
+            return torch.as_tensor(counts, dtype=p.dtype)
         # PySDD's layout: weights of literals -V..-1, then 1..V; defined atoms'
         # variables (after the leaves' and groups') weigh 1 (log 0) both ways
         aux = np.zeros(int(manager.var_count()) - len(pos))
@@ -542,8 +555,7 @@ class ExactEngine:
             comp = self.compiler
             node = self._evidence_root(ev)
             constraint = comp.mpe_constraint()
-            root = node & constraint
-            root.ref()
+            root = comp._ref(node & constraint)
             circ = build_tensor_circuit(comp.manager, [root], self.encoding, smooth=True)
             self._mpe_circuits[ev] = circ
         circ = self._placed(circ, p.device)

@@ -55,6 +55,7 @@ from pysdd.sdd import SddManager, SddNode
 
 from einlog._gc import bulk_build
 
+from .bdd import BddManager, sdd_view
 from .flat import FlatLogCircuit
 from .logspace import NEG_INF as _NEG_INF
 from .logspace import safe_log as _safe_log
@@ -688,6 +689,9 @@ def build_tensor_circuit(
     """Convert the (shared) SDD under ``roots`` into a :class:`TensorCircuit`, with the
     cyclic GC paused (a full collection landing in a build cost 70 ms on a 2-ms circuit
     in a process that imported torch; the build creates no cyclic garbage)."""
+    if isinstance(manager, BddManager):  # an SDD-shaped view of the BDD (see bdd.py)
+        view, nodes = sdd_view(manager, roots)
+        return bulk_build(lambda: _build_tensor_circuit(view, nodes, encoding, smooth=smooth))
     return bulk_build(lambda: _build_tensor_circuit(manager, roots, encoding, smooth=smooth))
 
 
