@@ -341,9 +341,10 @@ def test_auto_encoding_defines_acyclic_programs():
             comp = ExactEngine(gp).compiler
             if comp._has_cycles(comp._default_roots()):
                 assert comp.encoding == "lineage"
-                # right-linear over program order, or the dtree where depth-first won
-                want = "dtree" if comp.var_order == "dtree" else "right"
-                assert comp.vtree_type == want
+                # a BDD (right-linear order) over program order, or over the dtree's
+                # variables left to right where depth-first order won
+                assert comp.vtree_type == "right" and comp.backend == "bdd"
+                assert comp.var_order in ("natural", "dtree")
             elif comp.encoding == "defined":
                 defined += 1
                 assert comp.vtree_type == "dtree" and comp.num_sdd_vars > comp.num_vars

@@ -114,7 +114,7 @@ from einlog.graphs import strongly_connected_components
 from einlog.ground.program import GroundProgram
 
 from . import bdd
-from .vtree import Dtree, build_dtree, conjoin_order, dtree_vtree
+from .vtree import Dtree, build_dtree, conjoin_order, dtree_order, dtree_vtree
 
 __all__ = ["CompileLimits", "SddCompiler", "Literal", "RootSpec"]
 
@@ -302,11 +302,15 @@ class SddCompiler:
                 vtree_type = "right" if cyclic else "balanced"
         self.backend = "sdd"
         if backend == "bdd" or (
-            backend == "auto" and auto_vtree and vtree_type == "right" and not minimize
-            and bdd.AVAILABLE
+            backend == "auto" and auto_vtree and cyclic and not minimize and bdd.AVAILABLE
         ):
-            # an ordered BDD is the SDD of a right-linear vtree; CUDD builds it faster
+            # an ordered BDD is the SDD of a right-linear vtree; CUDD builds it faster.
+            # Where the dtree would have been the vtree, its left-to-right variables
+            # are the order (1.4-2x faster than the dtree SDD on smokers-6..30)
             self.backend = "bdd"
+            if vtree_type == "dtree" and auto_vtree:
+                self._dtree = self._dtree or self._build_dtree(roots)
+                var_order, order = "dtree", dtree_order(self.num_sdd_vars, self._dtree)
             vtree_type = "right"
         if vtree_type == "dtree":
             self.var_order = "dtree"
@@ -323,8 +327,9 @@ class SddCompiler:
                 var_order, order = "natural", self._natural_order()
         self.var_order = var_order
         self.vtree_type = vtree_type
-        if self.num_sdd_vars > self.num_vars:  # defined atoms' variables after the leaves'
-            order = order + list(range(self.num_vars + 1, self.num_sdd_vars + 1))
+        if self.num_sdd_vars > len(order):  # defined atoms' variables after the leaves'
+            placed = set(order)
+            order = order + [v for v in range(1, self.num_sdd_vars + 1) if v not in placed]
         if self.backend == "bdd":  # vtree_type "right": the BDD's order is a right-linear one
             self.manager = bdd.BddManager(order)
             self._finish_manager(False)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from pysdd.sdd import Vtree
 
-__all__ = ["Dtree", "build_dtree", "conjoin_order", "dtree_vtree"]
+__all__ = ["Dtree", "build_dtree", "conjoin_order", "dtree_order", "dtree_vtree"]
 
 
 @dataclass
@@ -148,6 +148,30 @@ def build_dtree(num_vars: int, factors: Sequence[Sequence[int]]) -> Dtree:
 def dtree_vtree(num_vars: int, dtree: Dtree) -> Vtree:
     """A vtree over variables ``1..num_vars`` shaped like ``dtree`` (see the module doc);
     the dtree's variables above ``num_vars`` (placeholders) are left out."""
+    return _read_vtree(*_dtree_shape(num_vars, dtree))
+
+
+def dtree_order(num_vars: int, dtree: Dtree) -> list[int]:
+    """The variables of :func:`dtree_vtree` left to right: a linear order that keeps each
+    dtree node's variables together (the BDD backend's order for such programs);
+    variables the dtree does not mention come last."""
+    kind, kids, root = _dtree_shape(num_vars, dtree)
+    out: list[int] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if kind[node] >= 0:
+            out.append(kind[node])
+        else:
+            left, right = kids[node]
+            stack.extend((right, left))
+    seen = set(out)
+    return out + [v for v in range(1, num_vars + 1) if v not in seen]
+
+
+def _dtree_shape(num_vars: int, dtree: Dtree) -> tuple[list[int], list[tuple[int, int]], int]:
+    """:func:`dtree_vtree`'s tree: per node its variable (leaves) or -1, its children,
+    and the root."""
     # vtree nodes: ("L", var) leaves and ("I", left, right) joins, as index lists
     kind: list[int] = []  # var for a leaf, -1 for an internal node
     kids: list[tuple[int, int]] = []
@@ -203,7 +227,7 @@ def dtree_vtree(num_vars: int, dtree: Dtree) -> Vtree:
     root = combine(root, chain(dtree.unplaced))
     if root < 0:
         root = leaf(1)
-    return _read_vtree(kind, kids, root)
+    return kind, kids, root
 
 
 def _read_vtree(kind: list[int], kids: list[tuple[int, int]], root: int) -> Vtree:
