@@ -162,6 +162,7 @@ CYCLES = ("auto", "proof", "eliminate", "fixpoint")
 #: How derived atoms enter the SDD (see the module docstring).
 ENCODINGS = ("auto", "lineage", "defined")
 BACKENDS = ("auto", "sdd", "bdd")
+_NO_RULES: list[int] = []  # shared; never mutated
 VTREE_TYPES = ("right", "balanced", "left", "vertical", "random", "dtree")
 #: ``encoding="auto"`` defines atoms only when the dtree's induced width (over variables
 #: shared by two or more factors) is at most this: random Bayesian networks with up to 3
@@ -235,14 +236,7 @@ class SddCompiler:
         for g, members in enumerate(gp.groups):
             for pos, leaf in enumerate(members):
                 self._group_of_leaf[int(leaf)] = (g, pos)
-        # rules grouped by head (CSR)
-        n_atoms = gp.num_atoms
-        self._rules_by_head = np.argsort(gp.rule_head, kind="stable").astype(np.int64)
-        counts = np.bincount(gp.rule_head, minlength=n_atoms) if gp.num_rules else np.zeros(
-            n_atoms, dtype=np.int64
-        )
-        self._head_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self._rules_cache: dict[int, list[int]] = {}
+        self._rules_cache: dict[int, list[int]] = {}  # head atom -> its rules, in order
         self._setup_comps: tuple[tuple[int, ...], list[list[int]]] | None = None
         self._body_cache: dict[int, tuple[list[int], list[bool]]] = {}
         self._rule_split: dict[int, tuple[SddNode, list[int]]] = {}
@@ -434,14 +428,15 @@ class SddCompiler:
     def _rules_of(self, atom: int) -> list[int]:
         """Rule ids with head ``atom`` (Python lists, built once: the compiler walks
         them many times and numpy scalars would dominate small programs)."""
-        got = self._rules_cache.get(atom)
-        if got is None:
-            if atom >= len(self._head_ptr) - 1:
-                got = []
-            else:
-                got = self._rules_by_head[self._head_ptr[atom] : self._head_ptr[atom + 1]].tolist()
-            self._rules_cache[atom] = got
-        return got
+        cache = self._rules_cache
+        if not cache and self.gp.num_rules:  # all at once: a numpy slice per atom costs more
+            for rule, head in enumerate(self.gp.rule_head.tolist()):
+                found = cache.get(head)
+                if found is None:
+                    cache[head] = [rule]
+                else:
+                    found.append(rule)
+        return cache.get(atom, _NO_RULES)
 
     def _body(self, rule: int) -> tuple[list[int], list[bool]]:
         got = self._body_cache.get(rule)
