@@ -245,6 +245,7 @@ class ExactEngine:
         self._query_var_list: list[int] | None = None
         self._weights: TensorCircuit | None = None  # root-less circuit: literal weights only
         self._mpe_circuits: dict[tuple[Literal, ...], TensorCircuit] = {}
+        self._sdd_twin: ExactEngine | None = None  # see _circuit_source
         self._placed_copies: dict[tuple[int, torch.device], TensorCircuit] = {}
 
     # ------------------------------------------------------------ compilation
@@ -303,7 +304,8 @@ class ExactEngine:
             return found
 
         def build() -> TensorCircuit:
-            return build_tensor_circuit(self.compiler.manager, self._root_nodes(ev),
+            src = self._circuit_source()
+            return build_tensor_circuit(src.compiler.manager, src._root_nodes(ev),
                                         self.encoding)
 
         if self.cache is not None and self.cache_key is not None:
@@ -313,6 +315,22 @@ class ExactEngine:
             circ = build()
         self._circuits[ev] = circ
         return circ
+
+    def _circuit_source(self) -> ExactEngine:
+        """The engine whose compiled roots become tensor circuits: this one, or, where
+        ``auto`` counted on a BDD over a dtree's order (smokers), a twin compiling the
+        dtree SDD -- its circuits are 3-10x smaller (smokers-40: 3.4k vs 35k nodes),
+        and batches and gradients evaluate them many times."""
+        comp = self.compiler
+        if not (self.backend == "auto" and comp.backend == "bdd" and comp.var_order == "dtree"):
+            return self
+        if self._sdd_twin is None:
+            self._sdd_twin = ExactEngine(
+                self.gp, self.queries, limits=self.limits, vtree_type=self.vtree_type,
+                var_order=self.var_order, cycles=self.cycles, minimize=self.minimize,
+                encoding=self.sdd_encoding, backend="sdd",
+            )
+        return self._sdd_twin
 
     def _root_nodes(self, ev: tuple[Literal, ...]) -> list[SddNode]:
         """The SDDs of ``[e, q1 & e, ...]`` (just ``[q1, ...]`` without evidence), compiled once."""
@@ -552,8 +570,9 @@ class ExactEngine:
         p = self._leaves(leaf_probs, params)
         circ = self._mpe_circuits.get(ev)
         if circ is None:
-            comp = self.compiler
-            node = self._evidence_root(ev)
+            src = self._circuit_source()
+            comp = src.compiler
+            node = src._evidence_root(ev)
             constraint = comp.mpe_constraint()
             root = comp._ref(node & constraint)
             circ = build_tensor_circuit(comp.manager, [root], self.encoding, smooth=True)
