@@ -129,6 +129,8 @@ def test_unknown_backend_is_rejected():
     gp = _random_graph(0).build()
     with pytest.raises(ValueError, match="backend must be one of"):
         ExactEngine(gp, backend="obdd").probabilities()
+    with pytest.raises(ValueError, match="needs SDDs"):
+        ExactEngine(gp, backend="bdd", encoding="defined").probabilities()
 
 
 def test_dtree_ordered_programs_count_on_bdds_and_batch_on_sdds():

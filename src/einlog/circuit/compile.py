@@ -216,6 +216,10 @@ class SddCompiler:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if backend == "bdd" and not bdd.AVAILABLE:  # pragma: no cover - a declared dependency
             raise ValueError("backend='bdd' needs the 'dd' package (pip install dd)")
+        if backend == "bdd" and encoding == "defined":
+            # conjoining definitions on a linear order blows up inside one CUDD apply,
+            # where the time budget cannot stop it (bn-20 did not finish)
+            raise ValueError("encoding='defined' needs SDDs: use backend='sdd' or 'auto'")
         if cycles not in CYCLES:
             raise ValueError(f"cycles must be one of {', '.join(CYCLES)}, not {cycles!r}")
         if encoding not in ENCODINGS:
