@@ -89,9 +89,6 @@ class BddNode:
     def id(self) -> int:
         return int(self.f)
 
-    def size(self) -> int:
-        return int(self.f.dag_size)
-
 
 class BddManager:
     """A CUDD manager over SDD variables ``order`` (1-based ids, top to bottom)."""
@@ -313,9 +310,6 @@ class _ViewNode:
 
     def is_decision(self) -> bool:
         return self._kind == 3
-
-    def is_literal(self) -> bool:
-        return self._kind == 2
 
     def elements(self) -> list[tuple[_ViewNode, _ViewNode]]:
         return self._elements
