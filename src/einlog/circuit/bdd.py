@@ -345,19 +345,30 @@ def sdd_view(manager: BddManager, roots: Sequence[BddNode]) -> tuple[_View, list
     false, true = _ViewNode(0, 0), _ViewNode(1, 1)
     prime = {v: (_ViewNode(-2 - 2 * v, 2, v, vtree=leaves[level_of[v]]),
                  _ViewNode(-3 - 2 * v, 2, -v, vtree=leaves[level_of[v]])) for v in order}
+    # the polarities the roots reach (a node and its complement are two SDD nodes)
+    needed = bytearray(2 * len(var))
+    for r in refs:
+        needed[r] = 1
+    for k in range(len(var) - 1, 0, -1):
+        for c in (0, 1):
+            if needed[2 * k + c]:
+                needed[high[k] ^ c] = needed[low[k] ^ c] = 1
     # views of references 2k + c, children first (node ids increase: a topological order)
-    views: list[_ViewNode] = [true, false]
+    views: list[_ViewNode] = [true, false] + [false] * (2 * len(var) - 2)
     for k in range(1, len(var)):
         v, h, lo = var[k], high[k], low[k]
         pos_x, neg_x = prime[v]
         for c in (0, 1):
+            if not needed[2 * k + c]:
+                continue
             hv, lv = views[h ^ c], views[lo ^ c]
             node_id = 2 + 2 * k + c
             if hv.is_true() and lv.is_false():
-                views.append(_ViewNode(node_id, 2, v, vtree=leaves[level_of[v]]))
+                view = _ViewNode(node_id, 2, v, vtree=leaves[level_of[v]])
             elif hv.is_false() and lv.is_true():
-                views.append(_ViewNode(node_id, 2, -v, vtree=leaves[level_of[v]]))
+                view = _ViewNode(node_id, 2, -v, vtree=leaves[level_of[v]])
             else:
-                views.append(_ViewNode(node_id, 3, elements=[(pos_x, hv), (neg_x, lv)],
-                                       vtree=inner[level_of[v]]))
+                view = _ViewNode(node_id, 3, elements=[(pos_x, hv), (neg_x, lv)],
+                                 vtree=inner[level_of[v]])
+            views[2 * k + c] = view
     return _View(inner[0] if n > 1 else leaves[0]), [views[r] for r in refs]
