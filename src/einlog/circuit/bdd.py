@@ -37,14 +37,25 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AVAILABLE", "BddManager", "BddNode", "log_wmc", "sdd_view"]
+__all__ = ["BddManager", "BddNode", "available", "log_wmc", "sdd_view"]
 
-try:  # a compiled wheel; where it is missing, everything compiles to SDDs
-    from dd import cudd as _cudd
-except ImportError:  # pragma: no cover - the wheel is a declared dependency
-    _cudd = None
+_cudd: Any = None
+_looked = False
 
-AVAILABLE = _cudd is not None
+
+def available() -> bool:
+    """Whether CUDD can be used (``dd``'s compiled wheel; without it everything compiles
+    to SDDs).  Imported on first need: ``dd.cudd`` brings networkx, 0.17 s of imports
+    that acyclic programs and the CLI's start-up should not pay."""
+    global _cudd, _looked
+    if not _looked:
+        _looked = True
+        try:
+            from dd import cudd
+        except ImportError:  # pragma: no cover - the wheel is a declared dependency
+            cudd = None
+        _cudd = cudd
+    return _cudd is not None
 
 #: CUDD's initial tables: its default reserves for large problems (13 ms to start a
 #: manager); these start in 0.3 ms and grow on demand.
@@ -94,7 +105,7 @@ class BddManager:
     """A CUDD manager over SDD variables ``order`` (1-based ids, top to bottom)."""
 
     def __init__(self, order: Sequence[int]) -> None:
-        if _cudd is None:  # pragma: no cover - see AVAILABLE
+        if not available():  # pragma: no cover - the compiler checks first
             raise RuntimeError("the BDD backend needs the 'dd' package (pip install dd)")
         bdd = _cudd.BDD(memory_estimate=_MEMORY, initial_cache_size=_CACHE)
         bdd.configure(reordering=False)  # the order is chosen by the compiler

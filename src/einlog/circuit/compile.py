@@ -214,7 +214,7 @@ class SddCompiler:
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        if backend == "bdd" and not bdd.AVAILABLE:  # pragma: no cover - a declared dependency
+        if backend == "bdd" and not bdd.available():  # pragma: no cover - declared dependency
             raise ValueError("backend='bdd' needs the 'dd' package (pip install dd)")
         if backend == "bdd" and encoding == "defined":
             # conjoining definitions on a linear order blows up inside one CUDD apply,
@@ -300,7 +300,7 @@ class SddCompiler:
                 vtree_type = "right" if cyclic else "balanced"
         self.backend = "sdd"
         if backend == "bdd" or (
-            backend == "auto" and auto_vtree and cyclic and not minimize and bdd.AVAILABLE
+            backend == "auto" and auto_vtree and cyclic and not minimize and bdd.available()
         ):
             # an ordered BDD is the SDD of a right-linear vtree; CUDD builds it faster.
             # Where the dtree would have been the vtree, its left-to-right variables
