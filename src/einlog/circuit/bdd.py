@@ -57,6 +57,7 @@ def available() -> bool:
         _cudd = cudd
     return _cudd is not None
 
+
 #: CUDD's initial tables: its default reserves for large problems (13 ms to start a
 #: manager); these start in 0.3 ms and grow on demand.
 _MEMORY = 64 * 2**20
@@ -88,10 +89,10 @@ class BddNode:
         return BddNode(~self.f, self.manager)
 
     def is_true(self) -> bool:
-        return bool(self.f == self.manager.bdd.true)
+        return bool(self.f == self.manager.one)
 
     def is_false(self) -> bool:
-        return bool(self.f == self.manager.bdd.false)
+        return bool(self.f == self.manager.zero)
 
     def is_decision(self) -> bool:
         return False  # no manual reference counting: ``dd`` does it
@@ -112,8 +113,11 @@ class BddManager:
         self.order = [int(v) for v in order]
         bdd.declare(*(str(v) for v in self.order))
         self.bdd = bdd
-        self._true = BddNode(bdd.true, self)
-        self._false = BddNode(bdd.false, self)
+        # the constants, read once: ``bdd.true`` wraps a new function on every read, and
+        # the compiler tests for constants after every apply
+        self.one, self.zero = bdd.true, bdd.false
+        self._true = BddNode(self.one, self)
+        self._false = BddNode(self.zero, self)
         self._literal: dict[int, BddNode] = {}
         self._size = self._size_calls = 0
         for v in self.order:

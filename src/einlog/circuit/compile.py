@@ -18,12 +18,13 @@ Why it is built this way:
   smaller SDDs, and program order was 2-3x faster than depth-first on graphs
   and grids; on smokers, where depth-first beat program order 20x, the dtree
   vtree compiled another 2-8x faster (smokers-16..40) into 3-7x smaller SDDs.
-  Where ``auto`` lands on a right-linear vtree over program order (graphs,
-  grids), the SDD is an ordered BDD, and it is built as one with CUDD
-  (:mod:`einlog.circuit.bdd`, ``backend="bdd"``): the same cycle breaking
-  below on a faster apply, 2-3x less compile time on the benchmark graphs
-  and grids.  Smokers' dtree vtree stays an SDD (a linear order was 1.5-7x
-  slower there from 20 people on).
+  Recursive programs are compiled by ``auto`` to ordered BDDs with CUDD
+  (:mod:`einlog.circuit.bdd`, ``backend="bdd"``) -- an SDD over a
+  right-linear vtree is one -- with the same cycle breaking below on a
+  faster apply: over program order where that is the choice (graphs, grids:
+  2-3x less compile time), over the dtree's variables left to right where
+  the dtree would have been the vtree (smokers: 1.4-2x; depth-first order
+  itself was 1.7-7x slower than the dtree SDD there).
   Every choice stays available as an option.  Dynamic minimization is off by
   default (it costs 10-100x the compile time for 2-15x smaller circuits) so a
   program always compiles to the same circuit quickly.

@@ -206,8 +206,8 @@ class ExactEngine:
     ``cycles`` (``auto``/``proof``/``eliminate``/``fixpoint``), ``minimize`` (dynamic vtree
     search: smaller circuits for heavy batched use, slower compilation), ``encoding``
     (``auto``/``lineage``/``defined``: whether derived atoms get SDD variables of their own),
-    ``backend`` (``auto``/``sdd``/``bdd``: ``auto`` compiles recursive programs whose vtree
-    would be right-linear to ordered BDDs with CUDD, see :mod:`einlog.circuit.bdd`).
+    ``backend`` (``auto``/``sdd``/``bdd``: ``auto`` compiles recursive programs to ordered
+    BDDs with CUDD, see :mod:`einlog.circuit.bdd`).
     """
 
     def __init__(
@@ -246,6 +246,7 @@ class ExactEngine:
         self._weights: TensorCircuit | None = None  # root-less circuit: literal weights only
         self._mpe_circuits: dict[tuple[Literal, ...], TensorCircuit] = {}
         self._sdd_twin: ExactEngine | None = None  # see _circuit_source
+        self._bdd_counted: set[tuple[Literal, ...]] = set()  # see _direct
         self._placed_copies: dict[tuple[int, torch.device], TensorCircuit] = {}
 
     # ------------------------------------------------------------ compilation
@@ -407,13 +408,16 @@ class ExactEngine:
 
     def _direct(self, ev: tuple[Literal, ...], p: torch.Tensor) -> bool:
         """Whether to count models on the SDD instead of building the tensor circuit:
-        one unbatched CPU evaluation without gradients, and no circuit built or shared."""
+        one unbatched CPU evaluation without gradients, and no circuit built or shared.
+        A BDD is counted by a Python pass over its nodes: once per evidence set, later
+        evaluations go through the (vectorized) tensor circuit."""
         return (
             p.dim() == 1
             and not p.requires_grad
             and p.device.type == "cpu"
             and ev not in self._circuits
             and (self.cache is None or self.cache_key is None)
+            and ev not in self._bdd_counted
         )
 
     def _log_wmc(self, ev: tuple[Literal, ...], p: torch.Tensor) -> torch.Tensor:
@@ -434,6 +438,7 @@ class ExactEngine:
             with np.errstate(divide="ignore"):
                 pos, neg = np.log(q), np.log1p(-q)
         if isinstance(manager, BddManager):
+            self._bdd_counted.add(ev)
             pad = [0.0] * (manager.var_count() - len(pos))
             counts = log_wmc(manager, nodes, [*pos.tolist(), *pad], [*neg.tolist(), *pad])
             return torch.as_tensor(counts, dtype=p.dtype)
