@@ -5,9 +5,12 @@ run happens in a fresh child process (wall time and peak RSS measured by
 :mod:`einlog.bench._measure`), so imports and caches of one cannot help the
 other.  Inside the child we time from program text to probabilities
 (parse, ground, compile, evaluate), which is what ``problog FILE`` and
-``einlog query FILE`` do (one evaluation: einlog counts models on the SDD,
-as ProbLog does; the tensor circuit, which serves batches and gradients, is
-built afterwards and its build time reported on its own); module imports
+``einlog query FILE`` do (one evaluation: einlog counts models on the SDD
+or BDD, as ProbLog does on its SDD, or, on acyclic programs without
+annotated disjunctions, by variable elimination without compiling; the
+tensor circuit, which serves batches and gradients, is built afterwards and
+its build time -- for eliminated programs including the SDD compile --
+reported on its own); module imports
 and first-use initialisation are excluded on both sides by a warm-up on a
 tiny program.
 
@@ -192,7 +195,8 @@ def child_einlog(path: str) -> None:
         t1 = time.perf_counter()
         eng = ExactEngine(g.program,
                           limits=CompileLimits(max_size=50_000_000, time_limit=timeout))
-        eng.compile()  # SDD compilation (what ProbLog's create_from does)
+        eng.compile()  # SDD/BDD compilation (what ProbLog's create_from does), or the
+        # elimination plan where einlog counts without compiling
         t2 = time.perf_counter()
         probs = eng.probabilities().tolist()  # one evaluation: model counting on the SDD
         t3 = time.perf_counter()

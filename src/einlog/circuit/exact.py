@@ -16,7 +16,12 @@ benchmark families).  So a single unbatched evaluation that needs no
 gradient (``einlog query``, ``Program.query``) skips it: the roots' SDDs
 are weighted-model-counted directly by PySDD in log space (one C pass per
 root), with the same literal weights the tensor circuit would use.  The
-first batched, differentiable or non-CPU call builds the circuit.
+first batched, differentiable or non-CPU call builds the circuit.  On an
+acyclic program without annotated disjunctions (every compile option
+``auto``) that single evaluation does not even compile: variable
+elimination over one small table per derived atom
+(:mod:`einlog.circuit.elimination`) counts all queries in one numpy pass,
+and the SDD is compiled on the first call that needs a circuit.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pysdd.sdd import SddNode
 
 from einlog.circuit.bdd import BddManager, log_wmc
 from einlog.circuit.compile import CompileLimits, Literal, RootSpec, SddCompiler, atom_label
+from einlog.circuit.elimination import EliminationPlan
 from einlog.circuit.tensor import CircuitCache, LiteralEncoding, TensorCircuit, build_tensor_circuit
 from einlog.errors import InferenceError, NeuralError
 from einlog.ground.program import GroundProgram
@@ -247,6 +253,7 @@ class ExactEngine:
         self._mpe_circuits: dict[tuple[Literal, ...], TensorCircuit] = {}
         self._sdd_twin: ExactEngine | None = None  # see _circuit_source
         self._bdd_counted: set[tuple[Literal, ...]] = set()  # see _direct
+        self._plans: dict[tuple[Literal, ...], EliminationPlan | None] = {}  # see _plan
         self._placed_copies: dict[tuple[int, torch.device], TensorCircuit] = {}
 
     # ------------------------------------------------------------ compilation
@@ -358,12 +365,30 @@ class ExactEngine:
     def compile(self, evidence: EvidenceSpec | None = None) -> None:
         """Compile now what :meth:`probabilities` needs, without the tensor circuit: the
         SDDs of the queries (and evidence), or only the evidence's SDD where every query
-        is one SDD variable (see :meth:`_query_vars`)."""
+        is one SDD variable (see :meth:`_query_vars`), or just the elimination plan
+        where variable elimination counts (see :meth:`_plan`)."""
         ev = self._evidence(evidence)
+        if self._plan(ev) is not None:
+            return  # counted by variable elimination; circuits compile on first use
         if self._query_vars() is not None:
             self._evidence_root(ev)
         else:
             self._root_nodes(ev)
+
+    def _plan(self, ev: tuple[Literal, ...]) -> EliminationPlan | None:
+        """How a single unbatched count of an acyclic program runs without compiling
+        (:mod:`einlog.circuit.elimination`), with every compile option left to
+        ``auto``; ``None`` where the program is out of its scope."""
+        if ev in self._plans:
+            return self._plans[ev]
+        plan = None
+        if (self.backend == self.sdd_encoding == self.vtree_type == self.var_order == "auto"
+                and not self.minimize and self.cache is None):
+            plan = EliminationPlan.build(self.gp, self.queries, ev)
+            if plan is not None and plan.size > self.limits.max_size:
+                plan = None  # the circuit path reports the budget, naming the query
+        self._plans[ev] = plan
+        return plan
 
     def _query_vars(self) -> list[int] | None:
         """The SDD variable of every query when each is one (a defined atom or a leaf
@@ -421,7 +446,14 @@ class ExactEngine:
         )
 
     def _log_wmc(self, ev: tuple[Literal, ...], p: torch.Tensor) -> torch.Tensor:
-        """``log WMC`` of every root ``[R]`` by PySDD's weighted model counter (log space)."""
+        """``log WMC`` of every root ``[R]``: by variable elimination where it applies, else
+        by the SDD's (PySDD, log space) or the BDD's weighted model counter."""
+        plan = self._plan(ev)
+        if plan is not None:
+            ve_counts = plan.counts(p.detach().to(torch.float64).numpy())
+            if ve_counts is not None:
+                with np.errstate(divide="ignore"):  # exact zeros: log 0 = -inf
+                    return torch.as_tensor(np.log(ve_counts), dtype=p.dtype)
         qvars = self._query_vars()
         nodes = [self._evidence_root(ev)] if qvars is not None else self._root_nodes(ev)
         manager = self.compiler.manager
