@@ -264,29 +264,22 @@ def _order(scopes: list[list[int]], batched: list[bool]) -> tuple[list[_Step] | 
     scopes, batched = list(scopes), list(batched)
     live: dict[int, tuple[list[int], bool]] = {
         s: (scope, b) for s, (scope, b) in enumerate(zip(scopes, batched))}
-    holding: dict[int, set[int]] = {}
+    holding: dict[int, set[int]] = {}  # variable -> live tables over it
+    adj: dict[int, set[int]] = {}  # variable -> variables it shares a live table with
     for s, scope in enumerate(scopes):
         for v in scope:
             holding.setdefault(v, set()).add(s)
-
-    def degree(v: int) -> int:
-        nb: set[int] = set()
-        for s in holding[v]:
-            nb.update(live[s][0])
-        return len(nb) - 1
-
-    heap = [(degree(v), v) for v in holding]
+            adj.setdefault(v, set()).update(scope)
+    for v, nb in adj.items():
+        nb.discard(v)
+    heap = [(len(nb), v) for v, nb in adj.items()]
     heapq.heapify(heap)
     steps: list[_Step] = []
     next_slot = len(scopes)
     while heap:
         d, v = heapq.heappop(heap)
-        if v not in holding:
-            continue
-        now = degree(v)
-        if now != d:  # stale entry: neighbours changed since it was pushed
-            heapq.heappush(heap, (now, v))
-            continue
+        if v not in holding or d != len(adj[v]):
+            continue  # eliminated, or a stale degree (a fresher entry is queued)
         if d + 1 > MAX_WIDTH:
             return None, []
         used = sorted(holding.pop(v))
@@ -308,8 +301,13 @@ def _order(scopes: list[list[int]], batched: list[bool]) -> tuple[list[_Step] | 
         live[next_slot] = (out_vars, batched_out)
         batched.append(batched_out)
         scopes.append(out_vars)
+        nb = adj.pop(v)
         for x in out_vars:
             holding[x].add(next_slot)
-            heapq.heappush(heap, (degree(x), x))
+            ax = adj[x]
+            ax |= nb
+            ax.discard(x)
+            ax.discard(v)
+            heapq.heappush(heap, (len(ax), x))
         next_slot += 1
     return steps, sorted(live)
