@@ -258,12 +258,15 @@ class SddCompiler:
         self._setup_comps: tuple[tuple[int, ...], list[list[int]]] | None = None
         self._body_cache: dict[int, tuple[list[int], list[bool]]] = {}
         self._rule_split: dict[int, tuple[SddNode, list[int]]] = {}
+        self._splits: dict[int, list[tuple[SddNode, list[int]]]] = {}  # see _break_cycles
         self._flat_body: tuple[list[int], list[int], list[bool]] | None = None
         self._value: dict[int, SddNode] = {}  # atom id -> lineage (referenced)
         # proof-based cycle breaking: atom -> its recursive component's members and the
         # component's translation table (atom -> [(sdd, cycles broken, content)])
         self._scc_of: dict[int, frozenset[int]] = {}
-        self._translation: dict[frozenset[int], dict[int, list[tuple[SddNode, int, int]]]] = {}
+        # entries are (cuts | content, cuts, (sdd, cuts, content)): see _break_cycles
+        self._translation: dict[
+            frozenset[int], dict[int, list[tuple[int, int, tuple[SddNode, int, int]]]]] = {}
         self._bit: dict[int, int] = {}  # member of a proof-broken component -> its bit
         # cycles="auto": translations a linear component may still make before it is
         # solved by elimination instead, and its members' order
@@ -849,7 +852,7 @@ class SddCompiler:
                 raise
             # too many cycle-breaking contexts: solve the (linear) component by elimination
             for entries in self._translation.pop(scc).values():
-                for val, _, _ in entries:
+                for _, _, (val, _, _) in entries:
                     self._deref(val)
             for a in scc:
                 del self._scc_of[a]
@@ -883,16 +886,20 @@ class SddCompiler:
         if entries is None:
             entries = table[atom] = []
         else:
-            outside = ~ancestors
-            for entry in entries:
-                if not (entry[1] & outside or entry[2] & ancestors):
+            # reusable: cuts within the ancestors, content outside them; as cuts and
+            # content are disjoint, that is (cuts | content) & ancestors == cuts
+            for both, cut, entry in entries:
+                if both & ancestors == cut:
                     return entry
         cuts = content = 0
         val: SddNode | None = None
-        for r in self._rules_of(atom):
-            ext, inner = self._split_rule(r, scc)
-            if ext.is_false():
-                continue
+        apply = self._apply
+        splits = self._splits.get(atom)
+        if splits is None:  # the atom's rules that can hold, split once
+            splits = self._splits[atom] = [
+                split for r in self._rules_of(atom)
+                if not (split := self._split_rule(r, scc))[0].is_false()]
+        for ext, inner in splits:
             body = self._ref(ext)
             for b in inner:
                 b_bit = bit[b]
@@ -904,20 +911,21 @@ class SddCompiler:
                 v, v_cuts, v_content = self._break_cycles(b, scc, ancestors)
                 cuts |= v_cuts
                 content |= v_content
-                body = self._apply(body, v, True)
+                body = apply(body, v, True)
                 if body.is_false():
                     break
             if val is None:
                 val = body
             else:
-                val = self._apply(val, body, False)
+                val = apply(val, body, False)
                 self._deref(body)
             if val.is_true():
                 break
             self._check()
         if val is None:
             val = self.manager.false()
-        entries.append((val, cuts, content & ~cuts))
+        kept = content & ~cuts
+        entries.append((cuts | kept, cuts, (val, cuts, kept)))
         if scc in self._proof_budget:
             self._proof_budget[scc] -= 1
             if self._proof_budget[scc] < 0:
