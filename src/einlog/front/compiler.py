@@ -85,6 +85,11 @@ AGGREGATES: frozenset[PredKey] = frozenset({("aggregate_all", 3), ("findall", 3)
 _NOT_PLAIN: frozenset[PredKey] = CONTROL | AGGREGATES | {("true", 0), ("fail", 0), ("false", 0)}
 #: ground rules with plain conjunction bodies skip the general clause path (tests compare)
 _FAST_GROUND_RULES = True
+#: one literal of a ground rule's body: ``(atom, negated, span)``
+_Part = tuple[Struct, bool, SourceSpan | None]
+#: the empty variable list of a ground choice's marker (terms are never mutated)
+_NO_VARS = Struct("vars", ())
+_new = object.__new__
 
 
 @dataclass
@@ -322,38 +327,71 @@ class _Compiler:
 
     # ------------------------------------------------------------------ driver
     def run(self) -> IRProgram:
-        # Plain facts (flat ground head, no body) are checked once here and go
-        # straight to the fact tables: a fact base is most of a large program.
-        plain = [st.__class__ is Clause and st.body is None and _flat_ground(st.head)
-                 for st in self.ast.statements]
-        statements = [st if p else _rename_anonymous(st)
-                      for st, p in zip(self.ast.statements, plain)]
+        # One pass sorts the statements.  Plain facts (flat ground head, no body) go
+        # straight to the fact tables (a fact base is most of a large program); ground
+        # CPT rows (see _ground_rule) have no variables to rename and skip the general
+        # clause path.  Both are checked once, here.
+        ground_rule = self._ground_rule
+        kinds: list[int] = []  # per statement: 0 other, 1 plain fact, 2 ground rule
+        rows: list[list[_Part]] = []  # the parts of each ground rule, in order
+        statements: list[Statement] = []
+        for st in self.ast.statements:
+            cls = st.__class__
+            if cls is Clause:
+                if st.body is None and _flat_ground(st.head):  # type: ignore[union-attr]
+                    kinds.append(1)
+                    statements.append(st)
+                    continue
+            elif cls is ProbabilisticClause:
+                parts = ground_rule(st)  # type: ignore[arg-type]
+                if parts is not None:
+                    kinds.append(2)
+                    rows.append(parts)
+                    statements.append(st)
+                    continue
+            kinds.append(0)
+            statements.append(_rename_anonymous(st))
         defined = self.defined
-        for st, p in zip(statements, plain):
-            if p:
-                head = st.head  # type: ignore[union-attr]
+        builtins = self.builtins
+        for st, kind in zip(statements, kinds):
+            if kind:
+                head = st.head if kind == 1 else st.heads[0][1]  # type: ignore[union-attr]
                 if (head.functor, len(head.args)) in defined:
                     continue
-            for head in self._heads_of(st):
-                key = head.indicator
-                if key in self.defined:  # checked already; setdefault keeps the first span
+                heads = [head]
+            else:
+                heads = self._heads_of(st)
+            for head in heads:
+                key = (head.functor, len(head.args))
+                if key in defined:  # checked already; setdefault keeps the first span
                     continue
-                if key in self.builtins or key in CONTROL or key in AGGREGATES:
+                if key in builtins or key in CONTROL or key in AGGREGATES:
                     raise ProgramError(
                         f"cannot redefine builtin '{_key_str(key)}'",
                         _span_of(head, st.span),
                         f"rename your predicate; '{_key_str(key)}' is built in",
                     )
-                self.defined.setdefault(key, _span_of(head, st.span))
+                defined[key] = _span_of(head, st.span)
         facts = self.ir.facts
-        for st, p in zip(statements, plain):
-            if p:
+        next_row = iter(rows).__next__
+        for st, kind in zip(statements, kinds):
+            if kind == 1:
                 head = st.head  # type: ignore[union-attr]
                 key = (head.functor, len(head.args))
                 table = facts.get(key)
                 if table is None:
                     table = facts[key] = []
                 table.append(Fact(head, None, None, st.span))
+            elif kind == 2:
+                prob, head = st.heads[0]  # type: ignore[union-attr]
+                # what _weight makes of a number in [0, 1], without the frozen dataclass's
+                # __init__ (an object.__setattr__ call per field), at a third of its cost
+                weight: Weight = _new(Weight)
+                d = weight.__dict__
+                d["kind"] = "const"
+                d["value"] = float(prob)  # type: ignore[arg-type]
+                d["param"] = d["expr"] = d["neural"] = None
+                self._ground_choice(weight, head, next_row(), st.span)
             elif isinstance(st, Clause):
                 self._clause(st)
             elif isinstance(st, ProbabilisticClause):
@@ -371,6 +409,16 @@ class _Compiler:
         self._load_library()
         self.ir.strata = stratify(self.ir)
         return self.ir
+
+    def _ground_rule(self, st: ProbabilisticClause) -> list[_Part] | None:
+        """The body parts of a ground CPT row ``P::head :- lits.`` (``P`` a number in
+        [0, 1]): what :meth:`_prob_clause` would give :meth:`_ground_choice`, else ``None``."""
+        if not _FAST_GROUND_RULES or st.body is None or len(st.heads) != 1:
+            return None
+        prob, head = st.heads[0]
+        if (type(prob) is float or type(prob) is int) and 0.0 <= prob <= 1.0:  # not bool
+            return self._ground_conjunction(head, st.body)
+        return None
 
     @staticmethod
     def _heads_of(st: object) -> list[Struct]:
@@ -979,23 +1027,30 @@ class _Compiler:
         probs = [p for (p, _), w in zip(st.heads, weights) if w.kind == "expr"]
         self._choice(alternatives, st.body, heads, probs, call_bound, st.span)
 
-    def _ground_conjunction(
-        self, head: Struct, body: Term | None
-    ) -> list[tuple[Struct, bool, SourceSpan | None]] | None:
+    def _ground_conjunction(self, head: Struct, body: Term | None) -> list[_Part] | None:
         """``body`` as ``(atom, negated, span)`` when the rule is ground and its body a plain
         conjunction of user atoms and their negations (a CPT row); else ``None``."""
         if body is None or not _flat_ground(head):
             return None
-        out: list[tuple[Struct, bool, SourceSpan | None]] = []
+        builtins = self.builtins
+        out: list[_Part] = []
         t: Term = body
         while True:
-            part = t.args[0] if isinstance(t, Struct) and t.indicator == (",", 2) else t
-            if not isinstance(part, Struct):
+            if t.__class__ is Struct and t.functor == "," and len(t.args) == 2:
+                part = t.args[0]
+            else:
+                part = t
+            if part.__class__ is not Struct:
                 return None
-            negated = part.indicator == ("\\+", 1)
+            negated = part.functor == "\\+" and len(part.args) == 1
             atom = part.args[0] if negated else part
-            if (not isinstance(atom, Struct) or not _flat_ground(atom)
-                    or atom.indicator in self.builtins or atom.indicator in _NOT_PLAIN):
+            if atom.__class__ is not Struct:
+                return None
+            for a in atom.args:
+                if a.__class__ is Var or (a.__class__ is Struct and a.args):
+                    return None
+            key = (atom.functor, len(atom.args))
+            if key in builtins or key in _NOT_PLAIN:
                 return None
             out.append((atom, negated, part.span))
             if part is t:
@@ -1003,19 +1058,34 @@ class _Compiler:
             t = t.args[1]  # type: ignore[union-attr]
 
     def _ground_choice(
-        self,
-        weight: Weight,
-        head: Struct,
-        parts: list[tuple[Struct, bool, SourceSpan | None]],
-        span: SourceSpan | None,
+        self, weight: Weight, head: Struct, parts: list[_Part], span: SourceSpan | None
     ) -> None:
         """What :meth:`_choice` builds for a ground rule with a plain conjunction body: the
         literals in written order (all ground, so nothing to order or bind), no variables."""
-        cid = len(self.ir.choices)
-        lits = tuple(self._classify(atom, sp, negated) for atom, negated, sp in parts)
-        self.ir.choices.append(Choice(cid, [(weight, head)], lits, (), span))
-        marker = Struct(CHOICE_FUNCTOR, (cid, 0, Struct("vars", [])), span)
-        self.ir.rules.append(Rule(head, (*lits, PredLiteral(marker, False, span)), span))
+        ir = self.ir
+        cid = len(ir.choices)
+        defined = self.defined
+        lits: list[BodyLiteral] = []
+        for atom, negated, sp in parts:
+            if (atom.functor, len(atom.args)) in defined:
+                # _classify's answer for a defined predicate, built without the frozen
+                # dataclass's __init__ (three object.__setattr__ calls), at half its cost
+                lit: BodyLiteral = _new(PredLiteral)
+                d = lit.__dict__
+                d["atom"] = atom
+                d["negated"] = negated
+                d["span"] = sp
+            else:
+                lit = self._classify(atom, sp, negated)
+            lits.append(lit)
+        body = tuple(lits)
+        ir.choices.append(Choice(cid, [(weight, head)], body, (), span))
+        marker: PredLiteral = _new(PredLiteral)
+        d = marker.__dict__
+        d["atom"] = Struct(CHOICE_FUNCTOR, (cid, 0, _NO_VARS), span)
+        d["negated"] = False
+        d["span"] = span
+        ir.rules.append(Rule(head, (*body, marker), span))
 
     def _neural(self, st: NeuralDeclaration) -> None:
         self.ir.networks.add(st.network)

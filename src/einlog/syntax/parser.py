@@ -19,23 +19,26 @@ Why this shape:
 * **Depth is computed incrementally.**  Every node carries ``1 + max(child
   depths)``; crossing the limit raises a :class:`ParseError` at once, so
   pathological input is rejected without ever walking a deep term.
-* **Plain facts skip the automaton.**  Wherever the parser stands between
-  clauses, the tokenizer first tries one anchored regex for whole lines of the
-  form ``[P::]name(c1, ..., cn).`` with plain constants (ASCII names,
-  numbers, quoted atoms without escapes or commas).  Each such line becomes
-  its :class:`Clause` / :class:`ProbabilisticClause` directly, with the same
-  terms and spans as the automaton would build (about 6x faster: large fact
-  bases were dominated by per-token work).  Anything else -- rules, comments
-  between tokens, multi-line clauses -- goes through the tokenizer as
-  before; the regex only runs after an accepted '.', so text inside block
-  comments, quotes or unfinished clauses never reaches it.  Before the facts
-  are added, the automaton reduces on a stand-in lookahead (the facts' own
-  first token), so the previous clause is classified exactly when it would
-  have been and errors come out in the same order.  The names read there are
-  shared (one string object per distinct name): each is hashed once, and the
-  grounder's interning of 100 000 facts compares them by identity (half its
-  time).  Spans are filled through ``SourceSpan``'s slots, not its frozen
-  ``__init__``.
+* **Plain facts and rules skip the automaton.**  Wherever the parser stands
+  between clauses, the tokenizer first tries one anchored regex for whole
+  lines of the form ``[P::]head [:- lit, ..., lit].``: atoms whose arguments
+  are plain constants (ASCII names, numbers, quoted atoms without escapes or
+  commas) or named variables, a literal perhaps negated with ``\\+``.  Each
+  such line becomes its :class:`Clause` / :class:`ProbabilisticClause` (or,
+  for ``query(a).`` and ``evidence(p(a), true).``, its :class:`Query` /
+  :class:`Evidence`) directly, with the same terms and spans as the automaton
+  would build (about 6x faster: fact bases, CPTs and the usual rules were
+  dominated by per-token work).  Anything else -- ``_``, nested terms,
+  operators, comments between tokens, multi-line clauses -- goes through the
+  tokenizer as before; the regex only runs after an accepted '.', so text
+  inside block comments, quotes or unfinished clauses never reaches it.
+  Before the statements are added, the automaton reduces on a stand-in
+  lookahead (a token that starts a clause), so the previous clause is
+  classified exactly when it would have been and errors come out in the same
+  order.  The names read there are shared (one string object per distinct
+  name): each is hashed once, and the grounder's interning of 100 000 facts
+  compares them by identity (half its time).  Spans are filled through
+  ``SourceSpan``'s slots, not its frozen ``__init__``.
 * **Errors speak Prolog.**  A token with no action in the table is explained in
   messages about the source text (unclosed brackets and where they opened,
   missing periods, operator clashes); grammar terminal names never leak.
@@ -192,31 +195,37 @@ _SIMPLE_ESCAPES = {
 }
 
 
-# One line holding a plain fact (or nothing but blanks and a line comment), read from a
-# clause boundary.  Numbers and names are ASCII only, quoted atoms have no escapes, doubled
-# quotes or commas (so arguments split at ','), and every item must end where the tokenizer
-# would end it (the next character is '(' , ',' , ')' , a blank, or the end of the line).
-_FAST_ARG = r"(?:[a-z][A-Za-z0-9_]*|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|'[^'\\\n,]*')"
-_FAST_FACT_RE = re.compile(
-    r"[ \t]*(?:(?:([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)[ \t]*::[ \t]*)?"
-    r"([a-z][A-Za-z0-9_]*)\(([ \t]*" + _FAST_ARG + r"[ \t]*(?:,[ \t]*" + _FAST_ARG
-    + r"[ \t]*)*)\)[ \t]*(\.))?[ \t\r]*(?:%[^\n]*)?(?:\n|\Z)"
-)
-# One line holding a plain ground rule ``[P::]head :- lit, ..., lit.``: every literal an
-# atom (constants only, as above) or ``\+`` before one.  ``:-`` must be followed by a blank
-# or a name (``:-\+`` is one symbol token), ``\+`` by a blank or a name (``\+(`` is a call).
-_FAST_ATOM = r"[a-z][A-Za-z0-9_]*(?:\([ \t]*" + _FAST_ARG + r"[ \t]*(?:,[ \t]*" + _FAST_ARG + \
-    r"[ \t]*)*\))?"
-_FAST_LIT = r"(?:\\\+[ \t]*)?" + _FAST_ATOM
+# One line the fast path reads from a clause boundary: a plain fact or rule
+# ``[P::]head [:- lit, ..., lit].``, or nothing but blanks and a line comment.  The head
+# and every literal are atoms whose arguments (if any) are constants or named variables;
+# a literal may have ``\+`` before it.  Numbers, names and variables are ASCII only
+# (``_`` is left to the tokenizer, which names each apart), quoted atoms have no escapes,
+# doubled quotes or commas (so arguments split at ','), and every item must end where the
+# tokenizer would end it (the next character is '(' , ',' , ')' , a blank, or the end of
+# the line).  ``:-`` must be followed by a blank or a name (``:-\+`` is one symbol token),
+# ``\+`` by a blank or a name (``\+(`` is a call).  Groups: probability, head name, head
+# arguments (without the parentheses), a fact's '.', or else the body and a rule's '.'.
+# One regex for facts and rules: a CPT row is told from a fact after its head is read.
+_FAST_NUM = r"[0-9]++(?:\.[0-9]++)?(?:[eE][+-]?[0-9]++)?"  # possessive: fail fast
+_FAST_NAME = r"[a-z][A-Za-z0-9_]*+"
+_FAST_ARG = r"(?:" + _FAST_NAME + r"|[A-Z][A-Za-z0-9_]*+|-?" + _FAST_NUM + r"|'[^'\\\n,]*')"
+_FAST_ARGS = r"[ \t]*" + _FAST_ARG + r"[ \t]*(?:,[ \t]*" + _FAST_ARG + r"[ \t]*)*"
+_FAST_LIT = r"(?:\\\+[ \t]*)?" + _FAST_NAME + r"(?:\(" + _FAST_ARGS + r"\))?"
 _FAST_RULE_RE = re.compile(
-    r"[ \t]*(?:([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)[ \t]*::[ \t]*)?(" + _FAST_ATOM
-    + r")[ \t]*:-(?:[ \t]+|(?=[a-z]))(" + _FAST_LIT + r"(?:[ \t]*,[ \t]*" + _FAST_LIT
-    + r")*)[ \t]*(\.)[ \t\r]*(?:%[^\n]*)?(?:\n|\Z)"
+    r"[ \t]*(?:(?:(" + _FAST_NUM + r")[ \t]*::[ \t]*)?(" + _FAST_NAME + r")(?:\((" + _FAST_ARGS
+    + r")\))?[ \t]*(?:(\.)|:-(?:[ \t]+|(?=[a-z]))(" + _FAST_LIT + r"(?:[ \t]*,[ \t]*" + _FAST_LIT
+    + r")*)[ \t]*(\.)))?[ \t\r]*(?:%[^\n]*)?(?:\n|\Z)"
 )
-# One literal of such a body: negation, name, arguments (without the parentheses).
-_FAST_LIT_RE = re.compile(
-    r"(\\\+[ \t]*)?([a-z][A-Za-z0-9_]*)(?:\(([ \t]*" + _FAST_ARG + r"[ \t]*(?:,[ \t]*"
-    + _FAST_ARG + r"[ \t]*)*)\))?"
+# ``query(...)`` and ``evidence(...)`` of an atom with arguments (as above), perhaps
+# with a flag: name, the atom's name, its arguments, the flag, the final '.'.
+_FAST_QUERY_RE = re.compile(
+    r"[ \t]*(query|evidence)\([ \t]*(" + _FAST_NAME + r")\((" + _FAST_ARGS
+    + r")\)[ \t]*(?:,[ \t]*(true|false)[ \t]*)?\)[ \t]*(\.)[ \t\r]*(?:%[^\n]*)?(?:\n|\Z)"
+)
+# The literals of a body that regex accepted, each with the separator after it: negation,
+# name, arguments (without the parentheses; '' for none), separator.
+_FAST_LITS_RE = re.compile(
+    r"(\\\+[ \t]*)?([a-z][A-Za-z0-9_]*)(?:\(((?:[^)']|'[^']*')*)\))?([ \t]*,[ \t]*)?"
 )
 # Heads the classifier treats specially, and names the tokenizer reads as operators.
 _FAST_SPECIAL_HEADS = frozenset({"query", "evidence"})
@@ -234,16 +243,6 @@ def _number(text: str) -> int | float:
     return int(text)
 
 
-def _col(term: Struct) -> int:
-    assert term.span is not None
-    return term.span.col
-
-
-def _end_col(term: Struct) -> int:
-    assert term.span is not None
-    return term.span.end_col
-
-
 def _span_fast(source: Source, line: int, col: int, end_col: int) -> SourceSpan:
     """A one-line :class:`SourceSpan`, built without the frozen dataclass's ``__init__``."""
     sp: SourceSpan = _new_object(SourceSpan)
@@ -254,6 +253,24 @@ def _span_fast(source: Source, line: int, col: int, end_col: int) -> SourceSpan:
     s_end_line(sp, line)
     s_end_col(sp, end_col)
     return sp
+
+
+def _fast_special(head: Struct, span: SourceSpan) -> Statement | None:
+    """The :class:`Query` or :class:`Evidence` a fast-path ``query(...)`` /
+    ``evidence(...)`` fact stands for, as ``classify`` makes it; ``None`` for the forms
+    left to the full parser (other arities, numbers, a flag other than true/false)."""
+    args = head.args
+    if not args or not isinstance(args[0], Struct):
+        return None
+    atom = args[0]
+    if head.functor == "query":
+        return Query(atom, span) if len(args) == 1 else None
+    if len(args) == 1:
+        return Evidence(atom, True, span)
+    flag = args[1]
+    if len(args) == 2 and isinstance(flag, Struct) and flag.functor in ("true", "false"):
+        return Evidence(atom, flag.functor == "true", span)
+    return None
 
 
 class _Tok:
@@ -456,16 +473,17 @@ class _Parse:
     def _fast_facts(
         self, pos: int, line: int, line_start: int
     ) -> tuple[list[Statement], int, int, int, _Tok]:
-        """Read the plain-fact lines that start at ``pos`` (a clause boundary).
+        """Read the plain fact, rule, query and evidence lines that start at ``pos`` (a
+        clause boundary).
 
         Returns the statements, the position, line and line start after them,
-        and a stand-in END token for the last fact's '.'.  Stops, without
-        consuming it, at the first line that is not a plain fact (or blank),
-        so the tokenizer reads that line exactly as it would have.
+        and a stand-in END token for the last statement's '.'.  Stops, without
+        consuming it, at the first line that is none of these (or blank), so
+        the tokenizer reads that line exactly as it would have.
         """
         text = self.text
         source = self.source
-        match = _FAST_FACT_RE.match
+        match = _FAST_RULE_RE.match
         new = _new_object
         span_cls = SourceSpan
         s_source, s_line, s_col, s_end_line, s_end_col = _SPAN_SET
@@ -483,13 +501,13 @@ class _Parse:
         while True:
             m = match(text, pos)
             if m is None:
-                rm = _FAST_RULE_RE.match(text, pos)
-                got = self._fast_rule(rm, line, line_start) if rm is not None else None
-                if got is None:
+                m = _FAST_QUERY_RE.match(text, pos)
+                query = self._fast_query(m, line, line_start) if m is not None else None
+                if query is None:
                     break
-                append(got[0])
-                dot, dot_line = got[1], line
-                pos = rm.end()  # type: ignore[union-attr]
+                append(query)
+                dot, dot_line = m.start(5) - line_start + 1, line  # type: ignore[union-attr]
+                pos = m.end()  # type: ignore[union-attr]
                 if text[pos - 1] == "\n":
                     line += 1
                     line_start = pos
@@ -497,80 +515,99 @@ class _Parse:
             end = m.end()
             if end == pos:
                 break
-            prob_text, name, args_text = m.group(1, 2, 3)
-            if name is not None:
-                if name in special:
+            prob_text, name, args_text, _, body_text, _ = m.groups()
+            if body_text is not None:
+                rule = self._fast_rule(m, line, line_start)
+                if rule is None:
                     break
-                # the arguments as _fast_args reads them, inlined with the number parse:
-                # this loop reads 100 000-fact files, where a call per fact or argument
-                # cost 5-10 % of the parse
-                c = m.start(3) - line_start + 1
+                append(rule)
+                dot, dot_line = m.start(6) - line_start + 1, line
+            elif name is not None:
                 args: list[Term] = []
-                spaced = " " in args_text or "\t" in args_text
-                for part in args_text.split(","):
-                    width = len(part) + 1
-                    if spaced:
-                        item = part.lstrip(" \t")
-                        col = c + len(part) - len(item)
-                        item = item.rstrip(" \t")
-                    else:
-                        item = part
-                        col = c
-                    c += width
-                    value = atom_value(item)
-                    if value is None:  # first sight of this text: classify it once
-                        ch = item[0]
-                        if "a" <= ch <= "z":
-                            if item in word_ops:
-                                break
-                            value = atom_values[item] = names(item, item)
-                        elif ch == "'":
-                            value = atom_values[item] = names(item[1:-1], item[1:-1])
-                        elif "." in item or "e" in item or "E" in item:
-                            args.append(float(item))
-                            continue
-                        else:
-                            args.append(int(item))
-                            continue
-                    sp = new(span_cls)
-                    s_source(sp, source)
-                    s_line(sp, line)
-                    s_col(sp, col)
-                    s_end_line(sp, line)
-                    s_end_col(sp, col + len(item))
-                    args.append(Struct(value, (), sp))
+                if args_text is None:  # a bare atom
+                    if name in word_ops:
+                        break
+                    head_end = m.end(2) - line_start + 1
                 else:
-                    head_col = m.start(2) - line_start + 1
-                    dot = m.start(4) - line_start + 1
-                    dot_line = line
-                    sp = new(span_cls)
-                    s_source(sp, source)
-                    s_line(sp, line)
-                    s_col(sp, head_col)
-                    s_end_line(sp, line)
-                    s_end_col(sp, m.end(3) - line_start + 2)
-                    head = Struct(names(name, name), args, sp)
-                    sp = new(span_cls)
-                    s_source(sp, source)
-                    s_line(sp, line)
-                    s_end_line(sp, line)
-                    s_end_col(sp, dot + 1)
-                    if prob_text is None:
-                        s_col(sp, head_col)
-                        append(Clause(head, None, sp))
-                    else:
-                        if "." in prob_text or "e" in prob_text or "E" in prob_text:
-                            prob: Term = float(prob_text)
+                    # the arguments as _fast_args reads them, inlined with the number
+                    # parse: this loop reads 100 000-fact files, where a call per fact
+                    # or argument cost 5-10 % of the parse
+                    head_end = m.end(3) - line_start + 2
+                    c = m.start(3) - line_start + 1
+                    spaced = " " in args_text or "\t" in args_text
+                    operator_arg = False
+                    for part in args_text.split(","):
+                        width = len(part) + 1
+                        if spaced:
+                            item = part.lstrip(" \t")
+                            col = c + len(part) - len(item)
+                            item = item.rstrip(" \t")
                         else:
-                            prob = int(prob_text)
-                        s_col(sp, m.start(1) - line_start + 1)
-                        append(ProbabilisticClause([(prob, head)], None, sp))
-                    pos = end
-                    if text[end - 1] == "\n":
-                        line += 1
-                        line_start = end
-                    continue
-                break  # an argument the tokenizer reads as an operator
+                            item = part
+                            col = c
+                        c += width
+                        value = atom_value(item)
+                        if value is None:  # first sight of this text: classify it once
+                            ch = item[0]
+                            if "a" <= ch <= "z":
+                                if item in word_ops:  # the tokenizer reads an operator
+                                    operator_arg = True
+                                    break
+                                value = atom_values[item] = names(item, item)
+                            elif ch == "'":
+                                value = atom_values[item] = names(item[1:-1], item[1:-1])
+                            elif "A" <= ch <= "Z":
+                                args.append(Var(item, _span_fast(source, line, col,
+                                                                 col + len(item))))
+                                continue
+                            elif "." in item or "e" in item or "E" in item:
+                                args.append(float(item))
+                                continue
+                            else:
+                                args.append(int(item))
+                                continue
+                        sp = new(span_cls)
+                        s_source(sp, source)
+                        s_line(sp, line)
+                        s_col(sp, col)
+                        s_end_line(sp, line)
+                        s_end_col(sp, col + len(item))
+                        args.append(Struct(value, (), sp))
+                    if operator_arg:
+                        break
+                head_col = m.start(2) - line_start + 1
+                sp = new(span_cls)
+                s_source(sp, source)
+                s_line(sp, line)
+                s_col(sp, head_col)
+                s_end_line(sp, line)
+                s_end_col(sp, head_end)
+                head = Struct(names(name, name), args, sp)
+                dot_col = m.start(4) - line_start + 1
+                sp = new(span_cls)
+                s_source(sp, source)
+                s_line(sp, line)
+                s_end_line(sp, line)
+                s_end_col(sp, dot_col + 1)
+                if prob_text is None:
+                    s_col(sp, head_col)
+                    if name in special:
+                        got_special = _fast_special(head, sp)
+                        if got_special is None:
+                            break
+                        append(got_special)
+                    else:
+                        append(Clause(head, None, sp))
+                else:
+                    if name in special:
+                        break
+                    if "." in prob_text or "e" in prob_text or "E" in prob_text:
+                        prob: Term = float(prob_text)
+                    else:
+                        prob = int(prob_text)
+                    s_col(sp, m.start(1) - line_start + 1)
+                    append(ProbabilisticClause([(prob, head)], None, sp))
+                dot, dot_line = dot_col, line
             pos = end
             if text[end - 1] == "\n":
                 line += 1
@@ -578,39 +615,114 @@ class _Parse:
         last = _Tok("END", ".", ".", dot_line, dot, dot_line, dot + 1)
         return out, pos, line, line_start, last
 
-    def _fast_rule(
-        self, m: re.Match[str], line: int, line_start: int
-    ) -> tuple[Statement, int] | None:
-        """The statement of a :data:`_FAST_RULE_RE` match and its '.' column, built as
-        the full parser builds it (same terms, same spans); ``None``: let it read it."""
-        text = self.text
-        lits = list(_FAST_LIT_RE.finditer(text, m.start(3), m.end(3)))
+    def _fast_rule(self, m: re.Match[str], line: int, line_start: int) -> Statement | None:
+        """The statement of a :data:`_FAST_RULE_RE` match with a body, built as the full
+        parser builds it (same terms, same spans); ``None``: let the full parser read it."""
+        prob_text, name, args_text, _, body_text, _ = m.groups()
+        word_ops = WORD_OPERATORS
+        if name in word_ops or name in _FAST_SPECIAL_HEADS:
+            return None
+        lits = _FAST_LITS_RE.findall(body_text)
         if len(lits) + 5 > self.max_depth:
             return None  # the full parser reports the depth
-        head_m = _FAST_LIT_RE.match(text, m.start(2))
-        head = self._fast_atom(head_m, line, line_start) if head_m is not None else None
-        if head is None or head.functor in _FAST_SPECIAL_HEADS:
+        regs = m.regs  # (start, end) of every group, in one attribute read
+        source = self.source
+        names = self.names.setdefault
+        new = _new_object
+        span_cls = SourceSpan
+        s_source, s_line, s_col, s_end_line, s_end_col = _SPAN_SET
+        head_col = regs[2][0] - line_start + 1
+        args: list[Term] | None
+        if args_text is None:
+            args = []
+            c = regs[2][1] - line_start + 1
+        else:
+            args = self._fast_args(args_text, regs[3][0] - line_start + 1, line)
+            if args is None:
+                return None
+            c = regs[3][1] - line_start + 2
+        sp = new(span_cls)
+        s_source(sp, source)
+        s_line(sp, line)
+        s_col(sp, head_col)
+        s_end_line(sp, line)
+        s_end_col(sp, c)
+        head = Struct(names(name, name), args, sp)
+        # The literals, columns counted along the validated text; spans are inlined
+        # (a CPT row makes about seven, most of its parse).
+        terms: list[tuple[int, Struct]] = []
+        c = regs[5][0] - line_start + 1
+        for neg, name, args_text, sep in lits:
+            col = c
+            if neg:
+                c += len(neg)
+            name_col = c
+            c += len(name)
+            if name in word_ops:
+                return None
+            sp = new(span_cls)
+            s_source(sp, source)
+            s_line(sp, line)
+            s_col(sp, name_col)
+            s_end_line(sp, line)
+            if args_text:
+                args = self._fast_args(args_text, c + 1, line)
+                if args is None:
+                    return None
+                c += len(args_text) + 2
+                s_end_col(sp, c)
+                atom = Struct(names(name, name), args, sp)
+            else:
+                s_end_col(sp, c)
+                atom = Struct(names(name, name), (), sp)
+            if neg:
+                sp = new(span_cls)
+                s_source(sp, source)
+                s_line(sp, line)
+                s_col(sp, col)
+                s_end_line(sp, line)
+                s_end_col(sp, c)
+                atom = Struct("\\+", (atom,), sp)
+            terms.append((col, atom))
+            c += len(sep)
+        if c != regs[5][1] - line_start + 1:  # pragma: no cover - the regexes agree
+            return None
+        body = terms.pop()[1]
+        for col, atom in reversed(terms):
+            sp = new(span_cls)
+            s_source(sp, source)
+            s_line(sp, line)
+            s_col(sp, col)
+            s_end_line(sp, line)
+            s_end_col(sp, c)
+            body = Struct(",", (atom, body), sp)
+        sp = new(span_cls)
+        s_source(sp, source)
+        s_line(sp, line)
+        s_end_line(sp, line)
+        s_end_col(sp, regs[6][0] - line_start + 2)
+        if prob_text is None:
+            s_col(sp, head_col)
+            return Clause(head, body, sp)
+        s_col(sp, regs[1][0] - line_start + 1)
+        return ProbabilisticClause([(_number(prob_text), head)], body, sp)
+
+    def _fast_query(self, m: re.Match[str], line: int, line_start: int) -> Statement | None:
+        """The :class:`Query` or :class:`Evidence` of a :data:`_FAST_QUERY_RE` match, as
+        ``classify`` makes it; ``None``: let the full parser read it."""
+        what, name, args_text, flag, _ = m.groups()
+        if name in WORD_OPERATORS or (what == "query" and flag is not None):
+            return None
+        args = self._fast_args(args_text, m.start(3) - line_start + 1, line)
+        if args is None:
             return None
         source = self.source
-        terms: list[Struct] = []
-        for lm in lits:
-            atom = self._fast_atom(lm, line, line_start)
-            if atom is None:
-                return None
-            if lm.group(1) is not None:
-                col = lm.start(1) - line_start + 1
-                atom = Struct("\\+", (atom,), _span_fast(source, line, col, _end_col(atom)))
-            terms.append(atom)
-        body: Struct = terms[-1]
-        end_col = _end_col(body)
-        for t in reversed(terms[:-1]):
-            body = Struct(",", (t, body), _span_fast(source, line, _col(t), end_col))
-        dot = m.start(4) - line_start + 1
-        prob_text = m.group(1)
-        if prob_text is None:
-            return Clause(head, body, _span_fast(source, line, _col(head), dot + 1)), dot
-        span = _span_fast(source, line, m.start(1) - line_start + 1, dot + 1)
-        return ProbabilisticClause([(_number(prob_text), head)], body, span), dot
+        atom = Struct(self.names.setdefault(name, name), args, _span_fast(
+            source, line, m.start(2) - line_start + 1, m.end(3) - line_start + 2))
+        span = _span_fast(source, line, m.start(1) - line_start + 1, m.start(5) - line_start + 2)
+        if what == "query":
+            return Query(atom, span)
+        return Evidence(atom, flag != "false", span)
 
     def _fast_args(self, args_text: str, c: int, line: int) -> list[Term] | None:
         """The arguments of a fast-path atom (text between its parentheses, starting at
@@ -643,6 +755,9 @@ class _Parse:
                     value = atom_values[item] = names(item, item)
                 elif ch == "'":
                     value = atom_values[item] = names(item[1:-1], item[1:-1])
+                elif "A" <= ch <= "Z":
+                    args.append(Var(item, _span_fast(source, line, col, col + len(item))))
+                    continue
                 else:
                     args.append(_number(item))
                     continue
@@ -654,23 +769,6 @@ class _Parse:
             s_end_col(sp, col + len(item))
             args.append(Struct(value, (), sp))
         return args
-
-    def _fast_atom(self, m: re.Match[str], line: int, line_start: int) -> Struct | None:
-        """The atom of a :data:`_FAST_LIT_RE` match (``None``: an operator name)."""
-        name = m.group(2)
-        if name in WORD_OPERATORS:
-            return None
-        col = m.start(2) - line_start + 1
-        end_col = m.end() - line_start + 1
-        args_text = m.group(3)
-        if args_text is None:
-            return Struct(self.names.setdefault(name, name), (), _span_fast(
-                self.source, line, col, end_col))
-        args = self._fast_args(args_text, m.start(3) - line_start + 1, line)
-        if args is None:
-            return None
-        return Struct(self.names.setdefault(name, name), args, _span_fast(
-            self.source, line, col, end_col))
 
     def _bad_char(self, pos: int, line: int, line_start: int) -> NoReturn:
         text = self.text
