@@ -174,11 +174,8 @@ def _ground_topdown(
     qs = list(ir.queries if queries is None else queries)
     evidence = list(ir.evidence)  # conditioning applies to explicit queries too
     raw, per_query = g.ground_queries(qs, evidence)
-    strata = g.strata
-
     # the front end's strata when they cover every predicate, else our own
-    use_ir = bool(ir.strata) and all(k in ir.strata for k in strata)
-    table = ir.strata if use_ir else strata
+    table = ir.strata if g.ir_strata_complete else g.strata
 
     def pred_stratum(key: tuple[str, int]) -> int:
         return table.get(key, 0)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -75,37 +76,41 @@ class RawGround:
     evidence: list[tuple[int, bool]]
 
 
+#: ``bytearray.translate`` table that flips 0/1 flags
+_FLIP = bytes([1, 0]) + bytes(254)
+
+
 def _lfp(
     n: int,
     heads: list[int],
-    bodies: list[tuple[int, ...]],
+    pos_count: list[int],
+    neg_rules: list[tuple[int, list[int]]],
+    zero: list[int],
     watchers: list[list[int]],
     seed: Sequence[int],
     neg_ok: bytearray | None,
 ) -> bytearray:
-    """Least fixpoint from ``seed``; a negated atom ``a`` is allowed iff ``neg_ok[a]``."""
+    """Least fixpoint from ``seed``; a negated atom ``a`` is allowed iff ``neg_ok[a]``.
+
+    Rule ``r`` has ``pos_count[r]`` positive literals, watched in ``watchers``;
+    ``neg_rules`` lists the rules with negated atoms, ``zero`` those without
+    positive literals.
+    """
     true = bytearray(n)
-    count = [0] * len(heads)
+    count = pos_count.copy()
     queue: list[int] = []
     for a in seed:
         if not true[a]:
             true[a] = 1
             queue.append(a)
-    for r, body in enumerate(bodies):
-        c = 0
-        blocked = False
-        for lit in body:
-            if lit & 1:
-                if neg_ok is not None and not neg_ok[lit >> 1]:
-                    blocked = True
+    if neg_ok is not None:
+        for r, negs in neg_rules:
+            for a in negs:
+                if not neg_ok[a]:
+                    count[r] = -1
                     break
-            else:
-                c += 1
-        if blocked:
-            count[r] = -1
-            continue
-        count[r] = c
-        if c == 0:
+    for r in zero:
+        if count[r] == 0:
             h = heads[r]
             if not true[h]:
                 true[h] = 1
@@ -131,27 +136,36 @@ def analyze(
 ) -> tuple[bytearray, bytearray]:
     """``(certain, possible)`` per atom id by the alternating fixpoint (see module docstring)."""
     heads: list[int] = []
-    bodies: list[tuple[int, ...]] = []
+    pos_count: list[int] = []
+    neg_rules: list[tuple[int, list[int]]] = []
+    zero: list[int] = []
     watchers: list[list[int]] = [[] for _ in range(n)]
-    has_neg = False
     for h, bs in rules.items():
         for body in bs:
             r = len(heads)
             heads.append(h)
-            bodies.append(body)
+            c = 0
+            negs: list[int] | None = None
             for lit in body:
                 if lit & 1:
-                    has_neg = True
+                    if negs is None:
+                        negs = []
+                        neg_rules.append((r, negs))
+                    negs.append(lit >> 1)
                 else:
                     watchers[lit >> 1].append(r)
-    possible = _lfp(n, heads, bodies, watchers, leaves, None)
+                    c += 1
+            pos_count.append(c)
+            if not c:
+                zero.append(r)
+    args = (n, heads, pos_count, neg_rules, zero, watchers)
+    possible = _lfp(*args, leaves, None)
     while True:
-        not_possible = bytearray(1 - x for x in possible)
-        certain = _lfp(n, heads, bodies, watchers, (), not_possible)
-        if not has_neg:
+        certain = _lfp(*args, (), possible.translate(_FLIP))
+        if not neg_rules or 1 not in certain:
+            # nothing certain: no rule is blocked, the next round repeats ``possible``
             return certain, possible
-        not_certain = bytearray(1 - x for x in certain)
-        new_possible = _lfp(n, heads, bodies, watchers, leaves, not_certain)
+        new_possible = _lfp(*args, leaves, certain.translate(_FLIP))
         if new_possible == possible:
             return certain, possible
         possible = new_possible
@@ -167,8 +181,9 @@ def build_program(
     renumbering); the engine uses it to filter query answers.
     """
     atoms = list(raw.atoms)
-    rules: dict[int, list[tuple[int, ...]]] = {h: list(bs) for h, bs in raw.rules.items() if bs}
-    raw_rule_count = sum(len(bs) for bs in rules.values())
+    # shared with ``raw``: lists are copied before they are extended
+    rules: dict[int, list[tuple[int, ...]]] = {h: bs for h, bs in raw.rules.items() if bs}
+    raw_rule_count = sum(map(len, rules.values()))
     # decide leaf atoms
     fact_leaves: dict[int, list[int]] = {}
     for i, leaf in enumerate(raw.leaves):
@@ -178,16 +193,22 @@ def build_program(
     for a, idxs in fact_leaves.items():
         if len(idxs) == 1 and a not in rules:
             continue
+        extra: list[tuple[int, ...]] = []
         for j, li in enumerate(idxs):
             args: tuple[Struct | int, ...] = (atoms[a],) if j == 0 else (atoms[a], j)
             new_id = len(atoms)
             atoms.append(Struct(LEAF_FUNCTOR, args))
             leaf_atom[li] = new_id
-            rules.setdefault(a, []).append((2 * new_id,))
+            extra.append((2 * new_id,))
+        rules[a] = [*rules.get(a, ()), *extra]
     n = len(atoms)
     certain, possible = analyze(n, rules, leaf_atom)
 
-    # simplify
+    # simplify; ``plain[lit]``: the literal stays as it is (its atom possible, not certain)
+    plain = (
+        np.frombuffer(possible, dtype=np.uint8) & ~np.frombuffer(certain, dtype=np.uint8)
+    ).repeat(2).tobytes()
+    is_plain = plain.__getitem__
     simple: dict[int, list[tuple[int, ...]]] = {}
     for h, bs in rules.items():
         if not possible[h]:
@@ -197,40 +218,46 @@ def build_program(
             continue
         seen: set[tuple[int, ...]] = set()
         out: list[tuple[int, ...]] = []
+        self_lit = 2 * h
         for body in bs:
+            if all(map(is_plain, body)) and self_lit not in body:
+                key = body if len(body) < 2 else tuple(dict.fromkeys(body))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(key)
+                continue
             new: list[int] = []
-            dead = False
             for lit in body:
                 a = lit >> 1
                 if lit & 1:
                     if certain[a]:
-                        dead = True
                         break
                     if not possible[a]:
                         continue
                 else:
                     if not possible[a] or a == h:
-                        dead = True
                         break
                     if certain[a]:
                         continue
                 new.append(lit)
-            if dead:
-                continue
-            key = tuple(dict.fromkeys(new))  # drop repeated literals, keep order
-            if key not in seen:
-                seen.add(key)
-                out.append(key)
+            else:
+                # drop repeated literals, keep order
+                key = tuple(new) if len(new) < 2 else tuple(dict.fromkeys(new))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(key)
         if out:
             simple[h] = out
 
     # restrict to what queries and evidence reach; a reached leaf brings its group
     group_members: dict[Hashable, list[int]] = {}
-    leaf_index_of_atom: dict[int, int] = {}
     for i, leaf in enumerate(raw.leaves):
-        leaf_index_of_atom[leaf_atom[i]] = i
         if leaf.group is not None:
             group_members.setdefault(leaf.group, []).append(i)
+    # group of the (last) leaf of each leaf atom; empty when there are no groups
+    group_of: dict[int, Hashable | None] = (
+        {leaf_atom[i]: leaf.group for i, leaf in enumerate(raw.leaves)} if group_members else {}
+    )
     reached = bytearray(n)
     stack: list[int] = []
     for a in [*raw.queries, *(a for a, _ in raw.evidence)]:
@@ -239,9 +266,8 @@ def build_program(
             stack.append(a)
     while stack:
         a = stack.pop()
-        found = leaf_index_of_atom.get(a)
-        if found is not None:
-            g = raw.leaves[found].group
+        if group_of:
+            g = group_of.get(a)
             if g is not None:
                 for lj in group_members[g]:
                     b = leaf_atom[lj]
@@ -256,57 +282,55 @@ def build_program(
                     stack.append(b)
 
     # renumber densely, in raw (discovery) order
-    new_ids = np.full(n, -1, dtype=np.int64)
+    kept = [a for a in range(n) if reached[a]]
+    kept_atoms = [atoms[a] for a in kept]
     table = AtomTable()
-    strata: list[int] = []
+    new_ids: list[int] = [-1] * n
+    for a, i in zip(kept, table.extend(kept_atoms)):
+        new_ids[a] = i
     is_leaf_atom = set(leaf_atom)
-    for a in range(n):
-        if reached[a]:
-            new_ids[a] = table.intern(atoms[a])
-            atom = atoms[a]
-            if a in is_leaf_atom or atom.functor == LEAF_FUNCTOR:
-                strata.append(0)
-            else:
-                strata.append(pred_stratum(atom.indicator))
-    gp = GroundProgram(atoms=table)
-    leaf_ids: list[int] = []
-    new_leaf_index: dict[int, int] = {}
+    strata = [
+        0 if a in is_leaf_atom or atom.functor == LEAF_FUNCTOR
+        else pred_stratum((atom.functor, len(atom.args)))
+        for a, atom in zip(kept, kept_atoms)
+    ]
     # leaves in program order (stable: discovery order within a clause), not in the
     # order the queries reached them: the circuit compiler's "natural" variable order
     # is the leaf order, and for acyclic programs (Bayesian networks) program order
     # compiled in 0.2 s where depth-first discovery order exceeded 20 s (bn-80)
-    for i in sorted(range(len(raw.leaves)), key=lambda k: raw.leaves[k].pos):
-        leaf = raw.leaves[i]
-        a = leaf_atom[i]
-        if not reached[a]:
-            continue
-        new_leaf_index[i] = len(leaf_ids)
-        leaf_ids.append(int(new_ids[a]))
-        gp.leaf_weight.append(leaf.weight)
-        gp.leaf_label.append(leaf.label)
-    gp.leaves = np.asarray(leaf_ids, dtype=np.int64)
-    for members in group_members.values():
-        kept = [new_leaf_index[i] for i in members if i in new_leaf_index]
-        if len(kept) > 1:
-            gp.groups.append(kept)
+    positions = [leaf.pos for leaf in raw.leaves]
+    order = sorted(range(len(positions)), key=positions.__getitem__)
+    leaves = raw.leaves
+    chosen = [i for i in order if reached[leaf_atom[i]]]
+    groups: list[list[int]] = []
+    if group_members:
+        new_leaf_index = {i: k for k, i in enumerate(chosen)}
+        for members in group_members.values():
+            in_gp = [new_leaf_index[i] for i in members if i in new_leaf_index]
+            if len(in_gp) > 1:
+                groups.append(in_gp)
     heads_out: list[int] = []
-    ptr: list[int] = [0]
-    body_atoms: list[int] = []
-    body_negs: list[bool] = []
-    for a in range(n):
-        if not reached[a]:
-            continue
-        for body in simple.get(a, ()):
-            heads_out.append(int(new_ids[a]))
-            for lit in body:
-                body_atoms.append(int(new_ids[lit >> 1]))
-                body_negs.append(bool(lit & 1))
-            ptr.append(len(body_atoms))
-    gp.rule_head = np.asarray(heads_out, dtype=np.int64)
-    gp.rule_ptr = np.asarray(ptr, dtype=np.int64)
-    gp.body_atom = np.asarray(body_atoms, dtype=np.int64)
-    gp.body_neg = np.asarray(body_negs, dtype=np.bool_)
-    gp.stratum = np.asarray(strata, dtype=np.int64)
-    gp.queries = list(dict.fromkeys(int(new_ids[a]) for a in raw.queries))
-    gp.evidence = [(int(new_ids[a]), v) for a, v in dict.fromkeys(raw.evidence)]
+    bodies: list[tuple[int, ...]] = []
+    for a in kept:
+        kept_bodies = simple.get(a)
+        if kept_bodies:
+            heads_out += [new_ids[a]] * len(kept_bodies)
+            bodies += kept_bodies
+    lits = np.fromiter(chain.from_iterable(bodies), dtype=np.int64)
+    ptr = np.zeros(len(bodies) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies)), out=ptr[1:])
+    gp = GroundProgram(
+        atoms=table,
+        leaves=np.asarray([new_ids[leaf_atom[i]] for i in chosen], dtype=np.int64),
+        leaf_weight=[leaves[i].weight for i in chosen],
+        leaf_label=[leaves[i].label for i in chosen],
+        groups=groups,
+        rule_head=np.asarray(heads_out, dtype=np.int64),
+        rule_ptr=ptr,
+        body_atom=np.asarray(new_ids, dtype=np.int64)[lits >> 1],
+        body_neg=(lits & 1).astype(np.bool_),
+        stratum=np.asarray(strata, dtype=np.int64),
+        queries=list(dict.fromkeys(new_ids[a] for a in raw.queries)),
+        evidence=[(new_ids[a], v) for a, v in dict.fromkeys(raw.evidence)],
+    )
     return gp, possible, raw_rule_count

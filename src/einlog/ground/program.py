@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from einlog.terms import Struct, Term
 
-__all__ = ["GroundWeight", "GroundProgram", "AtomTable"]
+__all__ = ["GroundWeight", "GroundProgram", "AtomTable", "const_weight"]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -60,6 +60,20 @@ class GroundWeight:
     inputs: tuple[Term, ...] = ()
     index: int | None = None
     domain_size: int | None = None
+
+
+_CONST_FIELDS = {"kind": "const", "value": 0.0, "param": None, "network": None,
+                 "inputs": (), "index": None, "domain_size": None}
+
+
+def const_weight(value: float) -> GroundWeight:
+    """``GroundWeight("const", value=value)`` without the frozen dataclass ``__init__``
+    (seven ``object.__setattr__`` calls, twice the cost; grounding makes one per leaf)."""
+    gw = object.__new__(GroundWeight)
+    d = gw.__dict__
+    d.update(_CONST_FIELDS)
+    d["value"] = value
+    return gw
 
 
 class AtomTable:
@@ -87,6 +101,29 @@ class AtomTable:
         self._index[atom] = i
         self._size += 1
         return i
+
+    def extend(self, atoms: Sequence[Struct]) -> list[int]:
+        """Ids of ``atoms`` in order, adding the new ones (one :meth:`intern` each)."""
+        n = len(atoms)
+        if not self._size and not self._blocks:
+            index = dict(zip(atoms, range(n)))
+            if len(index) == n:  # distinct atoms into an empty table: ids 0..n-1
+                self._index = index
+                self._single = dict(enumerate(atoms))
+                self._size = n
+                return list(range(n))
+        index = self._index
+        single = self._single
+        out: list[int] = []
+        for atom in atoms:
+            i = index.get(atom)
+            if i is None and (not self._blocks or (i := self.index(atom)) is None):
+                i = self._size
+                single[i] = atom
+                index[atom] = i
+                self._size = i + 1
+            out.append(i)
+        return out
 
     def add_block(
         self, functor: str, rows: npt.NDArray[np.int64], constants: Sequence[Term]

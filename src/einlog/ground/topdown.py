@@ -55,7 +55,7 @@ from einlog.errors import (
 )
 from einlog.ground.build import RawGround, RawLeaf, analyze, span_pos
 from einlog.ground.builtins import eval_arith, order_key, solve_builtin
-from einlog.ground.program import GroundWeight
+from einlog.ground.program import GroundWeight, const_weight
 from einlog.ground.result import Grounding, GroundingLimits
 from einlog.ground.strata import compute_strata
 from einlog.ground.unify import (
@@ -79,7 +79,7 @@ from einlog.ir.nodes import (
     PredLiteral,
     Weight,
 )
-from einlog.terms import Struct, Term, Var, has_anonymous, make_list
+from einlog.terms import Struct, Term, Var, make_list
 
 __all__ = ["TopDownGrounder", "run_grounding", "Grounding"]  # Grounding: for columnar.py
 
@@ -102,7 +102,7 @@ def _key_str(key: PredKey) -> str:
 
 
 class _Clause:
-    __slots__ = ("head", "body", "kinds", "span", "pred", "preds")
+    __slots__ = ("head", "body", "kinds", "span", "pred", "preds", "lkeys")
 
     def __init__(
         self,
@@ -111,31 +111,88 @@ class _Clause:
         span: SourceSpan | None,
         has_rules: set[PredKey],
     ) -> None:
-        self.head, self.body = _fix_anonymous(head, body)
-        self.span = span
-        self.pred = head.indicator
+        # one scan per term: variables (for the ground fast paths) and bare ``_``
+        state = _var_state(head) if head.args else 0
         kinds: list[int] = []
-        preds: list[PredKey | None] = []
-        for lit in self.body:
-            if isinstance(lit, PredLiteral):
-                key = lit.atom.indicator
-                preds.append(key)
-                if lit.atom.functor == CHOICE_FUNCTOR:
+        preds: list[PredKey | None] = []  # called predicate (None: builtin, choice)
+        lkeys: list[Hashable | None] = []
+        for lit in body:
+            tl = type(lit)
+            if tl is PredLiteral:
+                atom = lit.atom  # type: ignore[union-attr]
+                args = atom.args
+                functor = atom.functor
+                if functor == CHOICE_FUNCTOR:  # '$choice'(id, alternative, variables)
+                    vs = args[2] if len(args) == 3 else atom
+                    if type(vs) is not Struct or vs.args:
+                        state |= _var_state(vs)
+                    lkeys.append(None)
+                    preds.append(None)
                     kinds.append(K_CHOICE)
-                elif lit.negated:
+                    continue
+                if args:
+                    s = _var_state(atom)
+                    state |= s
+                    lkeys.append(None if s else atom)
+                else:
+                    lkeys.append(functor)
+                key = (functor, len(args))
+                preds.append(key)
+                if lit.negated:  # type: ignore[union-attr]
                     kinds.append(K_NEG)
                 elif key in has_rules:
                     kinds.append(K_CALL)
                 else:
                     kinds.append(K_EDB)
-            elif isinstance(lit, BuiltinLiteral):
+            elif tl is BuiltinLiteral:
+                state |= _var_state(lit.atom)  # type: ignore[union-attr]
+                lkeys.append(None)
                 preds.append(None)
-                kinds.append(K_NBI if lit.negated else K_BI)
+                kinds.append(K_NBI if lit.negated else K_BI)  # type: ignore[union-attr]
             else:
-                preds.append(lit.goal.indicator)
+                lkeys.append(None)
+                preds.append(lit.goal.indicator)  # type: ignore[union-attr]
                 kinds.append(K_AGG)
+        if state & 2:
+            head, body = _fix_anonymous(head, body)
+        self.head = head
+        self.body = body
+        self.span = span
+        self.pred = (head.functor, len(head.args))
         self.kinds = tuple(kinds)
         self.preds = tuple(preds)
+        # per literal: ``_lookup_key`` of its atom when that is ground, else None
+        self.lkeys = tuple(lkeys)
+
+
+def _lookup_key(atom: Struct) -> Hashable:
+    """Dictionary key of a ground atom: the name of an atom without arguments (string
+    comparison is much cheaper than :meth:`Struct.__eq__`), else the atom itself."""
+    return atom if atom.args else atom.functor
+
+
+def _var_state(t: Term) -> int:
+    """Bit 1: ``t`` has a variable; bit 2: it has a bare anonymous ``_`` (0: ground)."""
+    tt = type(t)
+    if tt is Struct:
+        if not t.args:  # type: ignore[union-attr]
+            return 0
+    elif tt is Var:
+        return 3 if t.name == "_" else 1  # type: ignore[union-attr]
+    else:
+        return 0
+    state = 0
+    stack = list(t.args)  # type: ignore[union-attr]
+    while stack:
+        a = stack.pop()
+        ta = type(a)
+        if ta is Var:
+            if a.name == "_":
+                return 3
+            state = 1
+        elif ta is Struct and a.args:
+            stack.extend(a.args)
+    return state
 
 
 def _fix_anonymous(
@@ -161,8 +218,6 @@ def _fix_anonymous(
             return BuiltinLiteral(fix(lit.atom), lit.negated, lit.span)  # type: ignore[arg-type]
         return lit
 
-    if not has_anonymous([head, *[getattr(lit, "atom", None) for lit in body]]):
-        return head, body
     return fix(head), tuple(fix_lit(lit) for lit in body)  # type: ignore[return-value]
 
 
@@ -185,15 +240,27 @@ class TopDownGrounder:
     def __init__(self, ir: IRProgram, limits: GroundingLimits) -> None:
         self.ir = ir
         self.limits = limits
-        self.strata, _ = compute_strata(ir)
-        has_rules = {r.head.indicator for r in ir.rules}
+        self._strata: dict[PredKey, int] | None = None
+        has_rules = {(r.head.functor, len(r.head.args)) for r in ir.rules}
         self.has_rules = has_rules
         self.clauses: dict[PredKey, list[_Clause]] = {}
+        clauses = self.clauses
+        called: set[PredKey | None] = set()
         for r in ir.rules:
-            self.clauses.setdefault(r.head.indicator, []).append(
-                _Clause(r.head, r.body, r.span, has_rules)
-            )
-        self.facts: dict[PredKey, list[Fact]] = {k: list(v) for k, v in ir.facts.items()}
+            c = _Clause(r.head, r.body, r.span, has_rules)
+            called.update(c.preds)
+            lst = clauses.get(c.pred)
+            if lst is None:
+                clauses[c.pred] = [c]
+            else:
+                lst.append(c)
+        called.discard(None)
+        known = ir.strata
+        # whether ``ir.strata`` numbers every predicate that compute_strata numbers
+        self.ir_strata_complete = bool(known) and all(
+            k in known for keys in (has_rules, ir.facts, called) for k in keys
+        )
+        self.facts: dict[PredKey, list[Fact]] = ir.facts  # read only
         self.fact_index: dict[tuple[PredKey, tuple[int, ...]], dict[tuple[Any, ...], list[Fact]]]
         self.fact_index = {}
         self.ad_members: dict[int, list[Fact]] = {}
@@ -202,9 +269,10 @@ class TopDownGrounder:
                 if f.ad_group is not None and f.weight is not None:
                     self.ad_members.setdefault(f.ad_group, []).append(f)
         self.tables: dict[Term, _Table] = {}
+        self.ground_tables: dict[Hashable, _Table] = {}  # ground calls, by _lookup_key
         self.work: list[tuple[Any, ...]] = []
         self.atoms: list[Struct] = []
-        self.atom_ids: dict[Struct, int] = {}
+        self.atom_ids: dict[Hashable, int] = {}  # by _lookup_key
         self.rules: dict[int, list[tuple[int, ...]]] = {}
         self.rule_sets: dict[int, set[tuple[int, ...]]] = {}
         self.certain: set[int] = set()
@@ -223,17 +291,26 @@ class TopDownGrounder:
         self.steps = 0
         self.final_certain: dict[int, bool] = {}
 
+    @property
+    def strata(self) -> dict[PredKey, int]:
+        """Stratum per predicate from the rules, computed on first use (by aggregates, or
+        when the front end's strata miss a predicate)."""
+        if self._strata is None:
+            self._strata, _ = compute_strata(self.ir)
+        return self._strata
+
     # ------------------------------------------------------------ atoms and rules
 
     def intern(self, atom: Struct) -> int:
-        aid = self.atom_ids.get(atom)
+        lk = atom if atom.args else atom.functor
+        aid = self.atom_ids.get(lk)
         if aid is None:
             aid = len(self.atoms)
             if aid >= self.limits.max_atoms:
                 self._atoms_exceeded(atom)
             self.atoms.append(atom)
-            self.atom_ids[atom] = aid
-            pred = atom.indicator
+            self.atom_ids[lk] = aid
+            pred = (atom.functor, len(atom.args))
             n = self.pred_answers.get(pred, 0) + 1
             self.pred_answers[pred] = n
             self.last_answer[pred] = atom
@@ -334,21 +411,27 @@ class TopDownGrounder:
         args: list[Term] = []
         flags: list[bool] = []
         all_ground = True
+        changed = False
         for a in atom.args:
             a2, g = subst(a, b)
             args.append(a2)
             flags.append(g)
             if not g:
                 all_ground = False
+            if a2 is not a:
+                changed = True
+        lk: Hashable = None
         if all_ground:
-            key: Struct = Struct(atom.functor, args)
+            key: Struct = Struct(atom.functor, args) if changed else atom
+            lk = _lookup_key(key)
+            t = self.ground_tables.get(lk)
         else:
             names: dict[str, Var] = {}
             key = Struct(
                 atom.functor,
                 [a if g else canonical(a, names) for a, g in zip(args, flags)],
             )
-        t = self.tables.get(key)
+            t = self.tables.get(key)
         if t is None:
             pred = key.indicator
             self._check_depth(key, "a call", span)
@@ -364,6 +447,8 @@ class TopDownGrounder:
                 )
             t = _Table(key, pred, tuple(flags))
             self.tables[key] = t
+            if all_ground:
+                self.ground_tables[lk] = t
             self.work.append((_START, t))
         return t
 
@@ -381,7 +466,7 @@ class TopDownGrounder:
                     None,
                     "add a bound to the recursive rule, or raise the limit with --max-atoms",
                 )
-        if aid >= 0 and type(ans) is Struct:
+        if aid >= 0 and type(ans) is Struct and ans.args:
             self._check_depth(ans, "an answer", None)
         for c in t.consumers:
             self.feed(c, ans, aid)
@@ -395,7 +480,11 @@ class TopDownGrounder:
         clause, i, b, body, owner = consumer
         atom = clause.body[i].atom  # type: ignore[union-attr]
         if aid >= 0:
-            nb = match(atom, ans, b)
+            if clause.lkeys[i] is not None:
+                # a ground call's table holds only answers equal to it: match binds nothing
+                nb: Bindings | None = b
+            else:
+                nb = match(atom, ans, b)
             if nb is not None:
                 if aid not in self.certain:
                     body = (*body, 2 * aid)
@@ -482,7 +571,7 @@ class TopDownGrounder:
         self, w: Weight, b: Bindings, span: SourceSpan | None, label: Struct
     ) -> GroundWeight:
         if w.kind == "const":
-            return GroundWeight("const", value=float(w.value if w.value is not None else 0.0))
+            return const_weight(float(w.value if w.value is not None else 0.0))
         if w.kind == "param":
             return GroundWeight("param", param=w.param)
         if w.kind == "expr":
@@ -542,13 +631,15 @@ class TopDownGrounder:
                 env[v.name] = val
         group: Hashable | None = ("choice", cid, vs) if len(choice.alternatives) > 1 else None
         aids = []
+        pos = span_pos(choice.span)
+        wspan = choice.span or span
         for k, (w, head) in enumerate(choice.alternatives):
-            label, _ = subst(head, env)
+            label = subst(head, env)[0] if env else head
             leaf = Struct(CHOICE_FUNCTOR, (cid, k, vs))
             aid = self.intern(leaf)
             assert isinstance(label, Struct)
-            gw = self.ground_weight(w, env, choice.span or span, label)
-            self.leaves.append(RawLeaf(aid, gw, label, group, True, span_pos(choice.span)))
+            gw = self.ground_weight(w, env, wspan, label)
+            self.leaves.append(RawLeaf(aid, gw, label, group, True, pos))
             aids.append(aid)
         self.choice_done[key] = aids
         return aids
@@ -560,13 +651,18 @@ class TopDownGrounder:
     ) -> None:
         lits = clause.body
         kinds = clause.kinds
+        lkeys = clause.lkeys
+        tables = self.ground_tables
         n = len(lits)
         while i < n:
             k = kinds[i]
             lit = lits[i]
             if k == K_CALL:
                 atom = lit.atom  # type: ignore[union-attr]
-                t = self.get_table(atom, b, lit.span)
+                lk = lkeys[i]
+                t = tables.get(lk) if lk is not None else None
+                if t is None:
+                    t = self.get_table(atom, b, lit.span)
                 consumer = (clause, i, b, body, owner)
                 t.consumers.append(consumer)
                 for ans, aid in list(t.answers):
@@ -607,7 +703,11 @@ class TopDownGrounder:
                 i += 1
                 continue
             if k == K_NEG:
-                atom, g = subst(lit.atom, b)  # type: ignore[union-attr]
+                lk = lkeys[i]
+                if lk is not None:
+                    atom, g = lit.atom, True  # type: ignore[union-attr]
+                else:
+                    atom, g = subst(lit.atom, b)  # type: ignore[union-attr]
                 if not g:
                     raise GroundingError(
                         f"\\+ {show(atom)}: arguments are not sufficiently instantiated",
@@ -616,16 +716,17 @@ class TopDownGrounder:
                         "before it",
                     )
                 assert isinstance(atom, Struct)
-                pred = atom.indicator
+                pred = clause.preds[i]
                 if pred in self.has_rules:
-                    self.get_table(atom, {}, lit.span)
+                    if (lk if lk is not None else _lookup_key(atom)) not in tables:
+                        self.get_table(atom, {}, lit.span)
                     aid = self.intern(atom)
                     if aid in self.certain:
                         return
                     body = (*body, 2 * aid + 1)
                 else:
                     prob: list[Fact] = []
-                    for f in self.lookup(pred, atom, {}):
+                    for f in self.lookup(pred, atom, {}):  # type: ignore[arg-type]
                         if term_eq(f.atom, atom):
                             if f.weight is None:
                                 return  # \+ of a certain fact: the rule is dead
