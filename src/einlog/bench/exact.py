@@ -6,8 +6,8 @@ run happens in a fresh child process (wall time and peak RSS measured by
 other.  Inside the child we time from program text to probabilities
 (parse, ground, compile, evaluate), which is what ``problog FILE`` and
 ``einlog query FILE`` do (one evaluation: einlog counts models on the SDD
-or BDD, as ProbLog does on its SDD, or, on acyclic programs without
-annotated disjunctions, by variable elimination without compiling; the
+or BDD, as ProbLog does on its SDD, or, on acyclic programs, by variable
+elimination without compiling; the
 tensor circuit, which serves batches and gradients, is built afterwards and
 its build time -- for eliminated programs including the SDD compile --
 reported on its own); module imports

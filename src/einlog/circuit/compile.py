@@ -193,6 +193,28 @@ class _ProofBudget(Exception):
         self.scc = scc
 
 
+def check_options(*, vtree_type: str, var_order: str, cycles: str, encoding: str,
+                  backend: str) -> None:
+    """Reject unknown compile options (:class:`SddCompiler`'s; engines check them up
+    front, since a program counted without compiling would never reach the compiler)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "bdd" and not bdd.available():  # pragma: no cover - declared dependency
+        raise ValueError("backend='bdd' needs the 'dd' package (pip install dd)")
+    if backend == "bdd" and encoding == "defined":
+        # conjoining definitions on a linear order blows up inside one CUDD apply,
+        # where the time budget cannot stop it (bn-20 did not finish)
+        raise ValueError("encoding='defined' needs SDDs: use backend='sdd' or 'auto'")
+    if cycles not in CYCLES:
+        raise ValueError(f"cycles must be one of {', '.join(CYCLES)}, not {cycles!r}")
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, not {encoding!r}")
+    if var_order not in ("auto", "natural", "dfs"):
+        raise ValueError(f"var_order must be 'auto', 'natural' or 'dfs', not {var_order!r}")
+    if vtree_type != "auto" and vtree_type not in VTREE_TYPES:
+        raise ValueError(f"unknown vtree type {vtree_type!r}")
+
+
 def _same(node: SddNode) -> SddNode:
     return node
 
@@ -226,23 +248,8 @@ class SddCompiler:
         encoding: str = "auto",
         backend: str = "auto",
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        if backend == "bdd" and not bdd.available():  # pragma: no cover - declared dependency
-            raise ValueError("backend='bdd' needs the 'dd' package (pip install dd)")
-        if backend == "bdd" and encoding == "defined":
-            # conjoining definitions on a linear order blows up inside one CUDD apply,
-            # where the time budget cannot stop it (bn-20 did not finish)
-            raise ValueError("encoding='defined' needs SDDs: use backend='sdd' or 'auto'")
-        if cycles not in CYCLES:
-            raise ValueError(f"cycles must be one of {', '.join(CYCLES)}, not {cycles!r}")
-        if encoding not in ENCODINGS:
-            raise ValueError(
-                f"encoding must be one of {', '.join(ENCODINGS)}, not {encoding!r}")
-        if var_order not in ("auto", "natural", "dfs"):
-            raise ValueError(f"var_order must be 'auto', 'natural' or 'dfs', not {var_order!r}")
-        if vtree_type != "auto" and vtree_type not in VTREE_TYPES:
-            raise ValueError(f"unknown vtree type {vtree_type!r}")
+        check_options(vtree_type=vtree_type, var_order=var_order, cycles=cycles,
+                      encoding=encoding, backend=backend)
         self.gp = gp
         self.cycles = cycles
         self.limits = limits or CompileLimits()

@@ -13,8 +13,10 @@ their first use, not for this count.
 
 Scope (:meth:`EliminationPlan.build` returns ``None`` otherwise, and the
 SDD/BDD path counts): the atoms the queries and evidence depend on are not
-recursive, none of their leaves is in an annotated disjunction, and no
-intermediate table has more than :data:`MAX_WIDTH` variables.
+recursive and no table has more than :data:`MAX_WIDTH` variables.  The
+alternatives of an annotated disjunction are variables tied by one table
+over the group (``p_i`` where only alternative ``i`` holds, the *none* mass
+where none does).
 
 Queries share one pass: a batch axis holds ``[e, q1 & e, ...]`` (``[q1, ...]``
 without evidence), each item clamping its query true, so the result has the
@@ -77,19 +79,23 @@ class EliminationPlan:
     """Factors and elimination order of one ground program, queries and evidence."""
 
     def __init__(self, tables: list[_AtomTable], shared_leaves: list[tuple[int, int]],
+                 groups: list[tuple[list[int], list[int], list[int]]],
                  clamps: list[tuple[int, int, list[int]]], batch: int,
                  steps: list[_Step], final: list[int]) -> None:
         self.tables = tables
         self.shared_leaves = shared_leaves  # (variable, leaf index)
+        # per AD: its relevant alternatives' variables and leaf indices, all its leaves
+        self.groups = groups
+        #: literals over all input tables, an AD's table counting as one (see _no_underflow)
+        self.literals = len(shared_leaves) + len(groups) + sum(t.literals for t in tables)
         self.clamps = clamps  # (variable, value, batch items) -- see _clamp_table
         self.batch = batch
         self.steps = steps
         self.final = final  # slots left after elimination: scalars or [batch]
-        #: literal occurrences in all input tables (see :meth:`_no_underflow`)
-        self.literals = len(shared_leaves) + sum(t.literals for t in tables)
         #: numbers held by all tables together (what a memory budget counts)
-        self.size = sum(2 ** (1 + len(t.scope)) for t in tables) + 2 * len(shared_leaves) + sum(
-            2 ** len(st.out_vars) * (batch if st.batched else 1) for st in steps)
+        self.size = (sum(2 ** (1 + len(t.scope)) for t in tables) + 2 * len(shared_leaves)
+                     + sum(2 ** len(kept) for _, kept, _ in groups)
+                     + sum(2 ** len(st.out_vars) * (batch if st.batched else 1) for st in steps))
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -129,16 +135,19 @@ class EliminationPlan:
                     if b in leaf_of:
                         uses[b] = uses.get(b, 0) + 1
         relevant = [c[0] for c in comps]
-        if any(leaf_of[a] in grouped for a in relevant if a in leaf_of):
-            return None
         root_set = set(roots)
-        # a leaf read once (and not asked about) is summed out inside its atom's table
-        local = {b for b, k in uses.items() if k == 1 and b not in root_set}
+        # a leaf read once (and not asked about) is summed out inside its atom's table;
+        # alternatives of an AD are variables, tied together by their group's table
+        local = {b for b, k in uses.items()
+                 if k == 1 and b not in root_set and leaf_of[b] not in grouped}
         tables: list[_AtomTable] = []
         shared_leaves: list[tuple[int, int]] = []
+        in_groups: set[int] = set()  # relevant AD alternatives (leaf indices)
         for a in relevant:
             if a in leaf_of:
-                if a not in local:
+                if leaf_of[a] in grouped:
+                    in_groups.add(leaf_of[a])
+                elif a not in local:
                     shared_leaves.append((a, leaf_of[a]))
                 continue
             rules = rules_of.get(a, [])
@@ -167,6 +176,15 @@ class EliminationPlan:
             alive = [[lits for care, want, lits in conds if sigma & care == want]
                      for sigma in range(1 << k)]
             tables.append(_AtomTable(a, scope, alive, sum(len(c[2]) for c in conds)))
+        groups: list[tuple[list[int], list[int], list[int]]] = []
+        for members in gp.groups:
+            kept = [int(x) for x in members if int(x) in in_groups]
+            if not kept:
+                continue
+            if len(kept) > MAX_WIDTH:
+                return None
+            groups.append(([int(gp.leaves[x]) for x in kept], kept,
+                           [int(x) for x in members]))
         # evidence and queries: unary tables, the queries' over the batch axis
         batch = len(queries) + (1 if evidence else 0)
         if not batch:
@@ -181,13 +199,14 @@ class EliminationPlan:
         for q, items in by_atom.items():
             clamps.append((q, 1, items))
         # slots in the order counts() fills them
-        scopes = [[t.atom, *t.scope] for t in tables] + [[a] for a, _ in shared_leaves]
+        scopes = ([[t.atom, *t.scope] for t in tables] + [[a] for a, _ in shared_leaves]
+                  + [atoms for atoms, _, _ in groups])
         batched = [False] * len(scopes) + [len(items) < batch for _, _, items in clamps]
         scopes += [[a] for a, _, _ in clamps]
         steps, final = _order(scopes, batched)
         if steps is None:
             return None
-        return cls(tables, shared_leaves, clamps, batch, steps, final)
+        return cls(tables, shared_leaves, groups, clamps, batch, steps, final)
 
     # ------------------------------------------------------------------ count
     def counts(self, probs: np.ndarray) -> np.ndarray | None:
@@ -200,6 +219,9 @@ class EliminationPlan:
             slots.append(_fill(t, pos, neg))
         for _, leaf in self.shared_leaves:
             slots.append(np.array([neg[leaf], pos[leaf]]))
+        for _, kept, members in self.groups:
+            slots.append(_group_table(kept, members, pos))
+        group_tables = slots[len(self.tables) + len(self.shared_leaves):]
         for _, value, items in self.clamps:
             slots.append(_clamp_table(value, items, self.batch))
         for step in self.steps:
@@ -212,15 +234,18 @@ class EliminationPlan:
         total = np.ones(self.batch)
         for s in self.final:
             total = total * slots[s]  # type: ignore[operator]
-        if not bool(np.all(total >= TINY)) and not self._no_underflow(probs):
+        if not bool(np.all(total >= TINY)) and not self._no_underflow(probs, group_tables):
             return None
         return total
 
-    def _no_underflow(self, probs: np.ndarray) -> bool:
-        """Whether every non-zero term of the count is above :data:`TINY`, so a count of 0
-        is exact: a table entry is at least the product of its literals' weights, each at
-        least the smallest non-zero leaf weight ``w``, over :attr:`literals` in all."""
-        weights = np.concatenate([probs[probs > 0], 1.0 - probs[probs < 1]])
+    def _no_underflow(self, probs: np.ndarray, group_tables: list[np.ndarray | None]) -> bool:
+        """Whether every non-zero number the count computes is at least :data:`TINY`, so
+        counts of 0 are exact: each is a sum of products of at most :attr:`literals`
+        weights (literal weights ``p``, ``1 - p`` and AD table entries), so a non-zero one
+        is at least the smallest non-zero weight to that power."""
+        parts = [probs[probs > 0], 1.0 - probs[probs < 1]]
+        parts += [t[t > 0].ravel() for t in group_tables if t is not None]
+        weights = np.concatenate(parts)
         if weights.size == 0:
             return True
         return self.literals * math.log(float(weights.min())) >= math.log(TINY)
@@ -245,6 +270,20 @@ def _fill(t: _AtomTable, pos: list[float], neg: list[float]) -> np.ndarray:
         table[sigma] = p_false
         table[size + sigma] = p_true
     return table.reshape((2,) * (1 + len(t.scope)))
+
+
+def _group_table(kept: list[int], members: list[int], pos: list[float]) -> np.ndarray:
+    """``T[l1, ..., lk]`` over an AD's relevant alternatives: ``p_i`` where only ``l_i``
+    holds, the rest of the mass (*none* and the alternatives nothing reads) where none
+    does, 0 elsewhere.  *none* is ``max(0, 1 - sum p)``, as in the tensor circuit."""
+    k = len(kept)
+    table = np.zeros(1 << k)
+    kept_set = set(kept)
+    table[0] = max(0.0, 1.0 - sum(pos[x] for x in members)) + sum(
+        pos[x] for x in members if x not in kept_set)
+    for i, leaf in enumerate(kept):
+        table[1 << (k - 1 - i)] = pos[leaf]
+    return table.reshape((2,) * k)
 
 
 def _clamp_table(value: int, items: list[int], batch: int) -> np.ndarray:

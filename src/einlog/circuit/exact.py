@@ -17,8 +17,8 @@ gradient (``einlog query``, ``Program.query``) skips it: the roots' SDDs
 are weighted-model-counted directly by PySDD in log space (one C pass per
 root), with the same literal weights the tensor circuit would use.  The
 first batched, differentiable or non-CPU call builds the circuit.  On an
-acyclic program without annotated disjunctions (every compile option
-``auto``) that single evaluation does not even compile: variable
+acyclic program (every compile option ``auto``) that single evaluation does
+not even compile: variable
 elimination over one small table per derived atom
 (:mod:`einlog.circuit.elimination`) counts all queries in one numpy pass,
 and the SDD is compiled on the first call that needs a circuit.
@@ -36,7 +36,14 @@ import torch
 from pysdd.sdd import SddNode
 
 from einlog.circuit.bdd import BddManager, log_wmc
-from einlog.circuit.compile import CompileLimits, Literal, RootSpec, SddCompiler, atom_label
+from einlog.circuit.compile import (
+    CompileLimits,
+    Literal,
+    RootSpec,
+    SddCompiler,
+    atom_label,
+    check_options,
+)
 from einlog.circuit.elimination import EliminationPlan
 from einlog.circuit.tensor import CircuitCache, LiteralEncoding, TensorCircuit, build_tensor_circuit
 from einlog.errors import InferenceError, NeuralError
@@ -231,6 +238,8 @@ class ExactEngine:
         encoding: str = "auto",
         backend: str = "auto",
     ) -> None:
+        check_options(vtree_type=vtree_type, var_order=var_order, cycles=cycles,
+                      encoding=encoding, backend=backend)
         self.gp = gp
         self.backend = backend
         self.sdd_encoding = encoding
