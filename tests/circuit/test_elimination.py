@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from einlog.circuit import CompileLimits, ExactEngine
-from einlog.circuit.elimination import MAX_WIDTH, EliminationPlan
+from einlog.circuit.elimination import MAX_SCOPE, EliminationPlan
 from einlog.errors import InferenceError
 
 from .builder import Builder, oracle
@@ -86,15 +86,16 @@ def test_out_of_scope_programs_are_compiled():
     gp = cyclic_program().build()  # recursion
     assert EliminationPlan.build(gp, [int(q) for q in gp.queries], ()) is None
     b = Builder()
-    for i in range(MAX_WIDTH + 2):
+    n = MAX_SCOPE + 1
+    for i in range(n):
         b.fact(0.5, f"s{i}")
-    for i in range(MAX_WIDTH + 2):  # one head reading every shared leaf: too wide
+    for i in range(n):  # one head reading more shared leaves than a table may
         b.rule("h", f"s{i}")
         b.rule(f"o{i}", f"s{i}")
-    b.query("h", *[f"o{i}" for i in range(MAX_WIDTH + 2)])
+    b.query("h", *[f"o{i}" for i in range(n)])
     gp = b.build()
     assert EliminationPlan.build(gp, [int(q) for q in gp.queries], ()) is None
-    assert float(ExactEngine(gp).probabilities()[0]) == pytest.approx(1 - 0.5 ** (MAX_WIDTH + 2))
+    assert float(ExactEngine(gp).probabilities()[0]) == pytest.approx(1 - 0.5 ** n)
 
 
 def test_explicit_options_compile():
@@ -196,3 +197,19 @@ def test_ad_alternatives_nothing_reads_count_as_none():
     plan = eng._plan(eng._evidence(None))
     assert plan is not None and len(plan.groups) == 1
     _close(eng.probabilities().tolist(), oracle(gp, b.leaf_probs), 1e-14)
+
+
+def test_wide_eliminations_are_left_to_the_compiler():
+    """Dense layers (every node reads the whole layer below): eliminating one node joins
+    two layers into one table wider than MAX_WIDTH, so no plan."""
+    b = Builder()
+    width = 9
+    for i in range(width):
+        b.fact(0.5, f"l0_{i}")
+    for layer in (1, 2, 3):
+        for i in range(width):
+            for j in range(width):
+                b.rule(f"l{layer}_{i}", f"l{layer - 1}_{j}", f"\\+l{layer - 1}_{(j + i) % width}")
+    b.query(*[f"l3_{i}" for i in range(width)])
+    gp = b.build()
+    assert EliminationPlan.build(gp, [int(q) for q in gp.queries], ()) is None

@@ -13,7 +13,9 @@ their first use, not for this count.
 
 Scope (:meth:`EliminationPlan.build` returns ``None`` otherwise, and the
 SDD/BDD path counts): the atoms the queries and evidence depend on are not
-recursive and no table has more than :data:`MAX_WIDTH` variables.  The
+recursive, no atom's table has more than :data:`MAX_SCOPE` parents (its
+entries are filled in Python: a noisy-or of 30 causes is the SDD's job) and
+no table made by elimination more than :data:`MAX_WIDTH` variables.  The
 alternatives of an annotated disjunction are variables tied by one table
 over the group (``p_i`` where only alternative ``i`` holds, the *none* mass
 where none does).
@@ -41,10 +43,12 @@ import numpy as np
 from einlog.graphs import strongly_connected_components
 from einlog.ground.program import GroundProgram
 
-__all__ = ["EliminationPlan", "MAX_WIDTH"]
+__all__ = ["EliminationPlan", "MAX_SCOPE", "MAX_WIDTH"]
 
 #: largest table an elimination step may create, in variables (2**16 entries per item)
 MAX_WIDTH = 16
+#: most parents (body atoms other than private leaves) of one atom's table
+MAX_SCOPE = 10
 #: counts below this are redone in log space by the circuit (see the module doc)
 TINY = 1e-280
 
@@ -152,7 +156,7 @@ class EliminationPlan:
                 continue
             rules = rules_of.get(a, [])
             scope = sorted({b for r in rules for b in body[ptr[r]:ptr[r + 1]]} - local)
-            if len(scope) + 1 > MAX_WIDTH:
+            if len(scope) > MAX_SCOPE:
                 return None
             pos = {v: i for i, v in enumerate(scope)}
             k = len(scope)
@@ -181,7 +185,7 @@ class EliminationPlan:
             kept = [int(x) for x in members if int(x) in in_groups]
             if not kept:
                 continue
-            if len(kept) > MAX_WIDTH:
+            if len(kept) > MAX_SCOPE:
                 return None
             groups.append(([int(gp.leaves[x]) for x in kept], kept,
                            [int(x) for x in members]))
