@@ -305,8 +305,7 @@ def _order(scopes: list[list[int]], batched: list[bool]) -> tuple[list[_Step] | 
     """Min-degree elimination of every variable; ``None`` past :data:`MAX_WIDTH`.
     Slots are the input tables, then each step's output in turn."""
     scopes, batched = list(scopes), list(batched)
-    live: dict[int, tuple[list[int], bool]] = {
-        s: (scope, b) for s, (scope, b) in enumerate(zip(scopes, batched))}
+    live = set(range(len(scopes)))  # tables not yet multiplied into a step
     holding: dict[int, set[int]] = {}  # variable -> live tables over it
     adj: dict[int, set[int]] = {}  # variable -> variables it shares a live table with
     for s, scope in enumerate(scopes):
@@ -318,7 +317,6 @@ def _order(scopes: list[list[int]], batched: list[bool]) -> tuple[list[_Step] | 
     heap = [(len(nb), v) for v, nb in adj.items()]
     heapq.heapify(heap)
     steps: list[_Step] = []
-    next_slot = len(scopes)
     while heap:
         d, v = heapq.heappop(heap)
         if v not in holding or d != len(adj[v]):
@@ -329,9 +327,9 @@ def _order(scopes: list[list[int]], batched: list[bool]) -> tuple[list[_Step] | 
         union: list[int] = []
         batched_out = False
         for s in used:
-            scope, b = live.pop(s)
-            batched_out = batched_out or b
-            for x in scope:
+            live.discard(s)
+            batched_out = batched_out or batched[s]
+            for x in scopes[s]:
                 if x not in union:
                     union.append(x)
                 if x != v:
@@ -341,16 +339,16 @@ def _order(scopes: list[list[int]], batched: list[bool]) -> tuple[list[_Step] | 
         subs = [([0] if batched[s] else []) + [label[x] for x in scopes[s]] for s in used]
         out = ([0] if batched_out else []) + [label[x] for x in out_vars]
         steps.append(_Step(used, subs, out, out_vars, batched_out))
-        live[next_slot] = (out_vars, batched_out)
+        new_slot = len(scopes)
+        live.add(new_slot)
         batched.append(batched_out)
         scopes.append(out_vars)
         nb = adj.pop(v)
         for x in out_vars:
-            holding[x].add(next_slot)
+            holding[x].add(new_slot)
             ax = adj[x]
             ax |= nb
             ax.discard(x)
             ax.discard(v)
             heapq.heappush(heap, (len(ax), x))
-        next_slot += 1
     return steps, sorted(live)

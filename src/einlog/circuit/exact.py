@@ -18,10 +18,9 @@ are weighted-model-counted directly by PySDD in log space (one C pass per
 root), with the same literal weights the tensor circuit would use.  The
 first batched, differentiable or non-CPU call builds the circuit.  On an
 acyclic program (every compile option ``auto``) that single evaluation does
-not even compile: variable
-elimination over one small table per derived atom
-(:mod:`einlog.circuit.elimination`) counts all queries in one numpy pass,
-and the SDD is compiled on the first call that needs a circuit.
+not even compile: variable elimination over one small table per derived
+atom (:mod:`einlog.circuit.elimination`) counts all queries in one numpy
+pass, and the SDD is compiled on the first call that needs a circuit.
 """
 
 from __future__ import annotations

@@ -19,36 +19,43 @@ from typing import NoReturn
 
 from einlog.errors import SourceSpan, StratificationError
 from einlog.graphs import strongly_connected_components
-from einlog.ir.nodes import CHOICE_FUNCTOR, AggregateLiteral, IRProgram, PredKey, PredLiteral
+from einlog.ir.nodes import (
+    CHOICE_FUNCTOR,
+    AggregateLiteral,
+    IRProgram,
+    PredKey,
+    PredLiteral,
+    Rule,
+)
 
 __all__ = ["dependency_graph", "sccs", "stratify"]
 
 Edge = tuple[PredKey, str, SourceSpan | None]  # (callee, kind, span of the literal)
 
 
+def _rule_calls(rule: Rule) -> list[Edge]:
+    """The predicates one rule's body calls, in order, with kind and span."""
+    calls: list[Edge] = []
+    for lit in rule.body:
+        if isinstance(lit, PredLiteral):
+            atom = lit.atom
+            if atom.functor != CHOICE_FUNCTOR:
+                calls.append(((atom.functor, len(atom.args)),
+                              "neg" if lit.negated else "pos", lit.span or rule.span))
+        elif isinstance(lit, AggregateLiteral):
+            goal = lit.goal
+            calls.append(((goal.functor, len(goal.args)), "agg", lit.span or rule.span))
+    return calls
+
+
 def dependency_graph(ir: IRProgram) -> dict[PredKey, list[Edge]]:
     graph: dict[PredKey, list[Edge]] = {k: [] for k in ir.facts}
     for rule in ir.rules:
         head = rule.head
-        key = (head.functor, len(head.args))
-        edges = graph.get(key)
-        if edges is None:
-            edges = graph[key] = []
-        for lit in rule.body:
-            if isinstance(lit, PredLiteral):
-                atom = lit.atom
-                if atom.functor == CHOICE_FUNCTOR:
-                    continue
-                key = (atom.functor, len(atom.args))
-                edges.append((key, "neg" if lit.negated else "pos", lit.span or rule.span))
-            elif isinstance(lit, AggregateLiteral):
-                goal = lit.goal
-                key = (goal.functor, len(goal.args))
-                edges.append((key, "agg", lit.span or rule.span))
-            else:
-                continue
-            if key not in graph:
-                graph[key] = []
+        edges = graph.setdefault((head.functor, len(head.args)), [])
+        for call in _rule_calls(rule):
+            edges.append(call)
+            graph.setdefault(call[0], [])
     return graph
 
 
@@ -121,28 +128,13 @@ def _callees(ir: IRProgram) -> dict[PredKey, dict[PredKey, bool]]:
     graph: dict[PredKey, dict[PredKey, bool]] = {k: {} for k in ir.facts}
     for rule in ir.rules:
         head = rule.head
-        key = (head.functor, len(head.args))
-        out = graph.get(key)
-        if out is None:
-            out = graph[key] = {}
-        for lit in rule.body:
-            if isinstance(lit, PredLiteral):
-                atom = lit.atom
-                if atom.functor == CHOICE_FUNCTOR:
-                    continue
-                key = (atom.functor, len(atom.args))
-                if lit.negated:
-                    out[key] = True
-                elif key not in out:
-                    out[key] = False
-            elif isinstance(lit, AggregateLiteral):
-                goal = lit.goal
-                key = (goal.functor, len(goal.args))
+        out = graph.setdefault((head.functor, len(head.args)), {})
+        for key, kind, _ in _rule_calls(rule):
+            if kind != "pos":
                 out[key] = True
-            else:
-                continue
-            if key not in graph:
-                graph[key] = {}
+            elif key not in out:
+                out[key] = False
+            graph.setdefault(key, {})
     return graph
 
 

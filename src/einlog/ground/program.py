@@ -103,7 +103,8 @@ class AtomTable:
         return i
 
     def extend(self, atoms: Sequence[Struct]) -> list[int]:
-        """Ids of ``atoms`` in order, adding the new ones (one :meth:`intern` each)."""
+        """Ids of ``atoms`` in order, adding the new ones: one dict build for distinct atoms
+        into an empty table (the grounder's renumbering), else one :meth:`intern` each."""
         n = len(atoms)
         if not self._size and not self._blocks:
             index = dict(zip(atoms, range(n)))
@@ -112,18 +113,7 @@ class AtomTable:
                 self._single = dict(enumerate(atoms))
                 self._size = n
                 return list(range(n))
-        index = self._index
-        single = self._single
-        out: list[int] = []
-        for atom in atoms:
-            i = index.get(atom)
-            if i is None and (not self._blocks or (i := self.index(atom)) is None):
-                i = self._size
-                single[i] = atom
-                index[atom] = i
-                self._size = i + 1
-            out.append(i)
-        return out
+        return [self.intern(atom) for atom in atoms]
 
     def add_block(
         self, functor: str, rows: npt.NDArray[np.int64], constants: Sequence[Term]
